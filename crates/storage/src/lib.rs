@@ -1,0 +1,18 @@
+//! Object storage for Sextant: which store to build from config, where objects live, and the
+//! wrappers that add behaviour around `Arc<dyn ObjectStore>`.
+//!
+//! - [`config`]: `StorageConfig` (the `storage` block) and [`object_store`] that builds the store.
+//! - [`keys`]: the ONE place that computes object keys (`<signal>/<tenant>/<block>/<file>`).
+//! - [`instrumented`]: `InstrumentedStore`, counting operations, failures, bytes and latency.
+//! - [`error`]: `StorageError`, mapped onto `sextant_model::ErrorKind`.
+//!
+//! Tests run against `object_store::memory::InMemory` and a temp dir: `cargo test -p sextant-storage`.
+
+pub mod config;
+pub mod error;
+pub mod instrumented;
+pub mod keys;
+
+pub use config::{object_store, Backend, FilesystemConfig, StorageConfig};
+pub use error::StorageError;
+pub use instrumented::InstrumentedStore;
