@@ -139,7 +139,8 @@ async fn ring_page(
         return (StatusCode::NOT_FOUND, format!("unknown ring {name:?}\n")).into_response();
     }
     let desc = state.kv.get(&name);
-    let instances: Vec<InstanceDesc> = desc.instances.values().cloned().collect();
+    // `Left` tombstones only exist so gossip does not resurrect a departed instance: hide them.
+    let instances: Vec<InstanceDesc> = desc.live_instances().cloned().collect();
     let now = now_ms();
     let status = status(&name, &instances, now, state.timeout_ms(&name));
     if q.json() {

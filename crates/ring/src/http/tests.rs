@@ -114,6 +114,9 @@ async fn forget_writes_a_tombstone_and_redirects() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location.as_deref(), Some("/ring/ingester-metrics"));
     assert_eq!(kv.get(RING).instances["ing-<1>"].state, InstanceState::Left);
+    // the tombstone stays in gossip but not on the status page
+    let (_, _, json) = call(&router, get("/ring/ingester-metrics?format=json")).await;
+    assert!(!json.contains("ing-<1>"), "{json}");
     let (status, _, _) = call(&router, form("unknown")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -1,0 +1,22 @@
+//! Shared pieces of the benches and the load generator `sextant-loadgen`.
+//!
+//! - [`catalogue`]: a Kubernetes-like series catalogue (node_exporter, cAdvisor,
+//!   kube-state-metrics, instrumented apps with counters and 12-bucket histograms), after
+//!   `/work/shared/bench/gen.py`.
+//! - [`simulate`]: realistic value evolution per scrape round.
+//! - [`encode`]: remote write 1.0 encoding into sharded, snappy-compressed requests
+//!   ([`encode::generate`], and [`encode::steady_state_requests`] for the criterion benches).
+//! - [`selftest`]: decodes a dataset back with prost and checks it.
+//! - [`replay`]: sends a dataset with one request in flight per shard and measures it.
+//! - [`procfs`]: CPU and memory of the target process from `/proc`.
+//! - [`report`]: the loadgen's summary (markdown and JSON).
+//!
+//! Test with `cargo test -p sextant-benches`; the benches are in `benches/`.
+
+pub mod catalogue;
+pub mod encode;
+pub mod procfs;
+pub mod replay;
+pub mod report;
+pub mod selftest;
+pub mod simulate;

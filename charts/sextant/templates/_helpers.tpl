@@ -1,0 +1,88 @@
+{{/* Chart name, possibly overridden. */}}
+{{- define "sextant.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Prefix of every object: the release name, with the chart name unless it already has it. */}}
+{{- define "sextant.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "sextant.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sextant.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "sextant.labels" -}}
+helm.sh/chart: {{ include "sextant.chart" . }}
+app.kubernetes.io/name: {{ include "sextant.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "ctx" $ "component" "ingester"). */}}
+{{- define "sextant.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sextant.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector of the pods that take part in gossip (every component). */}}
+{{- define "sextant.gossipSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: memberlist
+{{- end }}
+
+{{/* The memberlist seed: the headless gossip Service, resolving to every member pod. */}}
+{{- define "sextant.joinMembers" -}}
+{{- printf "%s-gossip.%s.svc.%s:7946" (include "sextant.fullname" .) .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/* Pod anti-affinity spreading one component's replicas over nodes, unless set in values. */}}
+{{- define "sextant.affinity" -}}
+{{- if .affinity }}
+{{- toYaml .affinity }}
+{{- else -}}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "sextant.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 12 }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes for the config and the runtime overrides (no subPath: updates reach the pods). */}}
+{{- define "sextant.configVolumes" -}}
+- name: config
+  configMap:
+    name: {{ include "sextant.fullname" . }}-config
+- name: runtime
+  configMap:
+    name: {{ include "sextant.fullname" . }}-runtime
+{{- end }}
+
+{{- define "sextant.configVolumeMounts" -}}
+- name: config
+  mountPath: /etc/sextant/config
+  readOnly: true
+- name: runtime
+  mountPath: /etc/sextant/runtime
+  readOnly: true
+{{- end }}

@@ -1,0 +1,25 @@
+//! The distributor: the stateless write edge. For metrics it takes Prometheus remote write 1.0
+//! and 2.0, validates, applies per-tenant rate limits, hashes each series onto the
+//! `ingester-metrics` ring and replicates to RF ingesters, acknowledging once a quorum did.
+//!
+//! - [`config`]: `DistributorConfig` (the `distributor:` YAML block).
+//! - `metrics_push`: the `/api/v1/push` handler and the CPU half of a push (decode, validate,
+//!   route, encode per ingester), run off the async runtime.
+//! - `replication`: grouping series by replica set and the quorum rule.
+//! - `limiter`: per-tenant token buckets.
+//! - `instrumentation`: `sextant_distributor_*` self-metrics.
+//! - [`error`]: `DistributorError` and its mapping onto `ErrorKind`.
+//!
+//! Tests: unit tests beside each module; the multi-process and bad-input scenarios live in
+//! `tests/` (package `sextant-e2e`).
+
+pub mod config;
+pub mod error;
+mod instrumentation;
+mod limiter;
+mod metrics_push;
+mod replication;
+
+pub use config::DistributorConfig;
+pub use error::DistributorError;
+pub use metrics_push::{shard_token, Distributor, IngesterClientFactory, PushOutcome};

@@ -1,0 +1,460 @@
+//! The metrics write path: `POST /api/v1/push`.
+//!
+//! A push runs in two halves. The CPU half (decompress, decode, validate, rate-limit, hash
+//! onto the ring, encode one remote-write 1.0 body per ingester) runs on the blocking pool.
+//! The async half sends the bodies to the ingesters in parallel and answers as soon as every
+//! replica set reached its quorum, or failed to.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use prometheus_client::registry::Registry;
+use sextant_kit::error::ApiError;
+use sextant_kit::overrides::Overrides;
+use sextant_kit::tenant::TenantResolver;
+use sextant_metrics::remote_write::{self, Protocol};
+use sextant_metrics::validation::{validate_batch, ValidationReport};
+use sextant_metrics::write::{LabelRef, WriteBatch};
+use sextant_model::{ErrorKind, TenantId, TenantLimits};
+use sextant_proto::ingester::{MetricsPushRequest, MetricsPushResponse};
+use sextant_ring::{Operation, TokenRing};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::config::DistributorConfig;
+use crate::error::DistributorError;
+use crate::instrumentation::DistributorMetrics;
+use crate::limiter::RateLimiter;
+use crate::replication::ReplicaPlan;
+
+/// Sends one push to the ingester at `addr`. Production uses pooled tonic clients; tests use
+/// in-memory ingesters.
+pub trait IngesterClientFactory: Send + Sync + 'static {
+    fn push(
+        &self,
+        addr: &str,
+        request: MetricsPushRequest,
+    ) -> BoxFuture<'static, Result<MetricsPushResponse, tonic::Status>>;
+}
+
+/// Where the distributor reads the current `ingester-metrics` ring from.
+pub type RingSnapshot = Arc<dyn Fn() -> Arc<TokenRing> + Send + Sync>;
+
+/// What a successful push wrote (after validation and replication).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushOutcome {
+    pub samples: u64,
+    pub histograms: u64,
+    pub exemplars: u64,
+}
+
+/// The distributor's metrics write path.
+pub struct Distributor {
+    config: DistributorConfig,
+    tenants: TenantResolver,
+    overrides: Overrides,
+    ring: RingSnapshot,
+    clients: Arc<dyn IngesterClientFactory>,
+    limiter: RateLimiter,
+    metrics: DistributorMetrics,
+}
+
+/// The CPU half's result: one encoded body per destination.
+struct Prepared {
+    plan: ReplicaPlan,
+    bodies: Vec<Vec<u8>>,
+    outcome: PushOutcome,
+    report: ValidationReport,
+}
+
+impl Distributor {
+    pub fn new(
+        config: DistributorConfig,
+        tenants: TenantResolver,
+        overrides: Overrides,
+        ring: RingSnapshot,
+        clients: Arc<dyn IngesterClientFactory>,
+        registry: &mut Registry,
+    ) -> Self {
+        Distributor {
+            config,
+            tenants,
+            overrides,
+            ring,
+            clients,
+            limiter: RateLimiter::default(),
+            metrics: DistributorMetrics::new(registry),
+        }
+    }
+
+    /// `POST /api/v1/push`.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/api/v1/push", post(push_handler))
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(self)
+    }
+
+    /// Validates, rate-limits and replicates one remote-write body (still compressed).
+    pub async fn push_metrics(
+        &self,
+        tenant: &TenantId,
+        protocol: Protocol,
+        body: Bytes,
+    ) -> Result<PushOutcome, DistributorError> {
+        let started = Instant::now();
+        let result = self.push_inner(tenant, protocol, body).await;
+        self.metrics
+            .observe_push(protocol, &result, started.elapsed());
+        result
+    }
+
+    async fn push_inner(
+        &self,
+        tenant: &TenantId,
+        protocol: Protocol,
+        body: Bytes,
+    ) -> Result<PushOutcome, DistributorError> {
+        let prepared = self.prepare(tenant, protocol, body).await?;
+        let validation_error = first_validation_error(&prepared.report);
+        if prepared.plan.destinations.is_empty() {
+            return match validation_error {
+                Some(e) => Err(e),
+                None => Ok(PushOutcome::default()),
+            };
+        }
+        self.replicate(tenant, prepared.plan, prepared.bodies)
+            .await?;
+        self.metrics.count_received(&prepared.outcome);
+        match validation_error {
+            // Mimir's rule: the valid part is written, the client hears about the invalid part.
+            Some(e) => Err(e),
+            None => Ok(prepared.outcome),
+        }
+    }
+
+    /// Runs the CPU half on the blocking pool.
+    async fn prepare(
+        &self,
+        tenant: &TenantId,
+        protocol: Protocol,
+        body: Bytes,
+    ) -> Result<Prepared, DistributorError> {
+        let limits = self.overrides.limits(tenant);
+        let ring = (self.ring)();
+        let max = self.config.max_decompressed_size;
+        let now_ms = now_ms();
+        let tenant_for_hash = tenant.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare_blocking(
+                &body,
+                protocol,
+                max,
+                &limits,
+                &ring,
+                &tenant_for_hash,
+                now_ms,
+            )
+        })
+        .await
+        .map_err(|e| {
+            DistributorError::new(ErrorKind::Internal, format!("push task failed: {e}"))
+        })??;
+        self.metrics.count_discarded(&prepared.report);
+        let limits = self.overrides.limits(tenant);
+        let items =
+            prepared.outcome.samples + prepared.outcome.histograms + prepared.outcome.exemplars;
+        if !self.limiter.allow(
+            tenant,
+            items,
+            limits.ingestion_rate,
+            limits.ingestion_burst_size,
+            Instant::now(),
+        ) {
+            self.metrics.count_rate_limited(items);
+            return Err(rate_limited(&limits));
+        }
+        Ok(prepared)
+    }
+
+    /// Sends every body and waits until each replica set met its quorum or cannot anymore.
+    async fn replicate(
+        &self,
+        tenant: &TenantId,
+        plan: ReplicaPlan,
+        bodies: Vec<Vec<u8>>,
+    ) -> Result<(), DistributorError> {
+        let mut pending = FuturesUnordered::new();
+        for (slot, body) in bodies.into_iter().enumerate() {
+            let request = MetricsPushRequest {
+                tenant: tenant.to_string(),
+                write_request: body,
+            };
+            let send = self.clients.push(&plan.destinations[slot].addr, request);
+            let timeout = self.config.remote_timeout;
+            // A spawned task finishes delivering even after we answered the client.
+            let task = tokio::spawn(async move { tokio::time::timeout(timeout, send).await });
+            pending.push(async move { (slot, task.await) });
+        }
+        let n = plan.destinations.len();
+        let mut succeeded = vec![false; n];
+        let mut finished = vec![false; n];
+        let mut client_error: Option<DistributorError> = None;
+        let mut last_error: Option<String> = None;
+        while let Some((slot, joined)) = pending.next().await {
+            finished[slot] = true;
+            let addr = &plan.destinations[slot].addr;
+            match joined {
+                Ok(Ok(Ok(_))) => succeeded[slot] = true,
+                Ok(Ok(Err(status))) => {
+                    let kind = sextant_kit::error::kind_from_grpc(status.code());
+                    if is_client_error(kind) {
+                        // The ingester took what it could; the rest was refused for a reason
+                        // the client must hear about. Delivery itself succeeded.
+                        succeeded[slot] = true;
+                        client_error
+                            .get_or_insert_with(|| DistributorError::new(kind, status.message()));
+                    } else {
+                        self.metrics.count_ingester_failure();
+                        last_error = Some(format!("ingester {addr}: {}", status.message()));
+                    }
+                }
+                Ok(Err(_elapsed)) => {
+                    self.metrics.count_ingester_failure();
+                    last_error = Some(format!(
+                        "ingester {addr}: no answer within {:?}",
+                        self.config.remote_timeout
+                    ));
+                }
+                Err(join) => {
+                    self.metrics.count_ingester_failure();
+                    last_error = Some(format!("ingester {addr}: {join}"));
+                }
+            }
+            if plan.quorum_met(&succeeded) {
+                break;
+            }
+            // Optimistic view: could quorum still be met if every unfinished send succeeds?
+            let optimistic: Vec<bool> = (0..n).map(|i| succeeded[i] || !finished[i]).collect();
+            if !plan.quorum_met(&optimistic) {
+                self.metrics.count_quorum_failure();
+                let detail = last_error.unwrap_or_else(|| "unknown error".into());
+                return Err(client_error.unwrap_or_else(|| {
+                    DistributorError::new(
+                        ErrorKind::Unavailable,
+                        format!("failed to reach a quorum of ingesters for the write: {detail}"),
+                    )
+                }));
+            }
+        }
+        match client_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn is_client_error(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::BadRequest | ErrorKind::TooManyRequests)
+}
+
+fn first_validation_error(report: &ValidationReport) -> Option<DistributorError> {
+    report.first_errors.first().map(|e| {
+        let more = report.first_errors.len().saturating_sub(1);
+        let message = if more > 0 {
+            format!(
+                "{} (and {more} more validation errors in this request)",
+                e.message
+            )
+        } else {
+            e.message.clone()
+        };
+        DistributorError::with_id(e.reason.kind(), e.reason.id(), message)
+    })
+}
+
+fn rate_limited(limits: &TenantLimits) -> DistributorError {
+    DistributorError::with_id(
+        ErrorKind::TooManyRequests,
+        "err-sextant-tenant-max-ingestion-rate",
+        format!(
+            "the request has been rejected because the tenant exceeded the ingestion rate limit \
+             (ingestion_rate), set to {} items/s with a maximum allowed burst of {} \
+             (ingestion_burst_size) (err-sextant-tenant-max-ingestion-rate). To adjust the \
+             related per-tenant limits, set ingestion_rate and ingestion_burst_size in the \
+             runtime overrides file.",
+            limits.ingestion_rate, limits.ingestion_burst_size
+        ),
+    )
+}
+
+/// Decode, validate, route and encode: everything CPU-bound about a push.
+fn prepare_blocking(
+    body: &[u8],
+    protocol: Protocol,
+    max_decompressed: usize,
+    limits: &TenantLimits,
+    ring: &TokenRing,
+    tenant: &TenantId,
+    now_ms: i64,
+) -> Result<Prepared, DistributorError> {
+    let raw = remote_write::decompress(body, max_decompressed).map_err(decode_error)?;
+    let mut batch = WriteBatch::default();
+    match protocol {
+        Protocol::V1 => remote_write::decode_v1(&raw, &mut batch),
+        Protocol::V2 => remote_write::decode_v2(&raw, &mut batch),
+    }
+    .map_err(decode_error)?;
+    let report = validate_batch(&mut batch, limits, now_ms);
+    let outcome = PushOutcome {
+        samples: batch.samples.len() as u64,
+        histograms: batch.histograms.len() as u64,
+        exemplars: batch.exemplars.len() as u64,
+    };
+    let plan = route(&batch, ring, tenant, now_ms)?;
+    let bodies = encode_bodies(&batch, &raw, &plan);
+    Ok(Prepared {
+        plan,
+        bodies,
+        outcome,
+        report,
+    })
+}
+
+fn decode_error(e: remote_write::RemoteWriteError) -> DistributorError {
+    DistributorError::new(e.kind, e.message)
+}
+
+/// Hashes every series onto the ring and batches series per ingester.
+fn route(
+    batch: &WriteBatch<'_>,
+    ring: &TokenRing,
+    tenant: &TenantId,
+    now_ms: i64,
+) -> Result<ReplicaPlan, DistributorError> {
+    let mut plan = ReplicaPlan::default();
+    let mut replicas = Vec::with_capacity(8);
+    let instances = ring.instances();
+    for (i, series) in batch.series.iter().enumerate() {
+        let token = shard_token(tenant, batch.series_labels(series));
+        let max_errors = ring
+            .get_indices(token, Operation::Write, now_ms, &mut replicas)
+            .map_err(|e| DistributorError::new(e.kind(), format!("cannot route the write: {e}")))?;
+        plan.add(
+            i as u32,
+            replicas
+                .iter()
+                .map(|&r| (instances[r].id.as_str(), instances[r].addr.as_str())),
+            max_errors,
+        );
+    }
+    Ok(plan)
+}
+
+fn encode_bodies(batch: &WriteBatch<'_>, raw: &[u8], plan: &ReplicaPlan) -> Vec<Vec<u8>> {
+    plan.destinations
+        .iter()
+        .map(|dest| {
+            let mut out = Vec::with_capacity(dest.series.len() * 256);
+            for &i in &dest.series {
+                remote_write::encode_series_v1(
+                    batch,
+                    &batch.series[i as usize],
+                    Some(raw),
+                    &mut out,
+                );
+            }
+            out
+        })
+        .collect()
+}
+
+/// The ring token of a series: xxh3 of the tenant and the sorted label pairs.
+pub fn shard_token(tenant: &TenantId, labels: &[LabelRef<'_>]) -> u32 {
+    let mut h = Xxh3::new();
+    h.update(tenant.as_str().as_bytes());
+    for label in labels {
+        h.update(&[0xff]);
+        h.update(label.name.as_bytes());
+        h.update(&[0xfe]);
+        h.update(label.value.as_bytes());
+    }
+    let v = h.digest();
+    (v ^ (v >> 32)) as u32
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn push_handler(
+    State(distributor): State<Arc<Distributor>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle_push(&distributor, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_push(
+    distributor: &Distributor,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = distributor.tenants.resolve(headers)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let protocol = remote_write::negotiate(header("content-type"), header("content-encoding"))
+        .map_err(|e| ApiError {
+            kind: e.kind,
+            id: None,
+            message: e.message,
+        })?;
+    let limit = distributor.config.max_recv_msg_size;
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError {
+            kind: ErrorKind::PayloadTooLarge,
+            id: Some("err-sextant-request-too-large"),
+            message: format!(
+            "request body too large: the limit is {limit} bytes (distributor.max_recv_msg_size)"
+        ),
+        })?;
+    let outcome = distributor.push_metrics(&tenant, protocol, body).await;
+    Ok(push_response(protocol, outcome))
+}
+
+fn push_response(protocol: Protocol, outcome: Result<PushOutcome, DistributorError>) -> Response {
+    let (mut response, written) = match outcome {
+        Ok(written) => (StatusCode::NO_CONTENT.into_response(), written),
+        Err(e) => (ApiError::from(e).into_response(), PushOutcome::default()),
+    };
+    if protocol == Protocol::V2 {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-prometheus-remote-write-samples-written", written.samples),
+            (
+                "x-prometheus-remote-write-histograms-written",
+                written.histograms,
+            ),
+            (
+                "x-prometheus-remote-write-exemplars-written",
+                written.exemplars,
+            ),
+        ] {
+            headers.insert(name, HeaderValue::from(value));
+        }
+    }
+    response
+}

@@ -1,0 +1,17 @@
+//! The ingester: per-tenant heads with a WAL for each signal, registered in the signal's ring,
+//! serving recent data over gRPC.
+//!
+//! - [`config`]: `IngesterConfig` (the `ingester:` YAML block).
+//! - `metrics_ingester`: the metrics side — tenant databases (head + WAL), push and query over
+//!   gRPC, replay on start, WAL fsync timer, flush and ring exit on stop.
+//! - `instrumentation`: `sextant_ingester_*` self-metrics.
+//!
+//! Tests: unit tests beside the code drive the gRPC service methods directly; the kill -9 and
+//! restart scenarios run real processes in `tests/` (package `sextant-e2e`).
+
+pub mod config;
+mod instrumentation;
+mod metrics_ingester;
+
+pub use config::{IngesterConfig, IngesterMetricsConfig};
+pub use metrics_ingester::{MetricsIngester, RingMembership};

@@ -1,0 +1,257 @@
+//! One series in memory: its interned labels and, behind a mutex, its chunks, histograms and
+//! the ordering state that decides which samples are accepted.
+
+use std::sync::atomic::AtomicBool;
+
+use parking_lot::Mutex;
+use sextant_model::TimeRange;
+
+use crate::chunk::{XorAppender, XorChunk};
+use crate::db::RejectReason;
+use crate::write::{Histogram, HistogramCount, Sample};
+
+/// A series of the head. `labels` holds symbol ids: name, value, name, value, ...
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub(crate) id: u32,
+    pub(crate) hash: u64,
+    pub(crate) labels: Box<[u32]>,
+    pub(crate) state: Mutex<SeriesState>,
+    /// Whether a Series record for it is in the WAL (only changed under the WAL lock).
+    pub(crate) logged: AtomicBool,
+}
+
+/// What an accepted append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    Added,
+    /// Same timestamp and same value as the last one: an idempotent retry, nothing stored.
+    Duplicate,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SeriesState {
+    open: Option<XorAppender>,
+    closed: Vec<XorChunk>,
+    /// Timestamp and value bits of the newest sample.
+    last_sample: Option<(i64, u64)>,
+    histograms: Vec<Histogram>,
+    last_exemplar_ts: Option<i64>,
+}
+
+impl SeriesState {
+    /// Appends a float sample, closing the open chunk once it holds `chunk_max_samples`.
+    pub(crate) fn append_sample(
+        &mut self,
+        ts: i64,
+        value: f64,
+        chunk_max_samples: usize,
+    ) -> Result<Appended, RejectReason> {
+        let bits = value.to_bits();
+        if let Some((last_ts, last_bits)) = self.last_sample {
+            if ts < last_ts {
+                return Err(RejectReason::OutOfOrder);
+            }
+            if ts == last_ts {
+                return match bits == last_bits {
+                    true => Ok(Appended::Duplicate),
+                    false => Err(RejectReason::DuplicateTimestamp),
+                };
+            }
+        }
+        let open = self.open.get_or_insert_with(XorAppender::new);
+        if !open.append(ts, value) {
+            // the chunk is at u16::MAX samples: close it and start another
+            let full = std::mem::take(open);
+            self.closed.push(full.finish());
+            open.append(ts, value);
+        }
+        if open.num_samples() >= chunk_max_samples {
+            if let Some(full) = self.open.take() {
+                self.closed.push(full.finish());
+            }
+        }
+        self.last_sample = Some((ts, bits));
+        Ok(Appended::Added)
+    }
+
+    pub(crate) fn append_histogram(&mut self, h: &Histogram) -> Result<Appended, RejectReason> {
+        if let Some(last) = self.histograms.last() {
+            if h.timestamp_ms < last.timestamp_ms {
+                return Err(RejectReason::OutOfOrder);
+            }
+            if h.timestamp_ms == last.timestamp_ms {
+                return match same_histogram(h, last) {
+                    true => Ok(Appended::Duplicate),
+                    false => Err(RejectReason::DuplicateTimestamp),
+                };
+            }
+        }
+        self.histograms.push(h.clone());
+        Ok(Appended::Added)
+    }
+
+    /// Exemplars of a series must come in time order; a repeated timestamp is a retry.
+    pub(crate) fn accept_exemplar(&mut self, ts: i64) -> Result<Appended, RejectReason> {
+        match self.last_exemplar_ts {
+            Some(last) if ts < last => Err(RejectReason::ExemplarOutOfOrder),
+            Some(last) if ts == last => Ok(Appended::Duplicate),
+            _ => {
+                self.last_exemplar_ts = Some(ts);
+                Ok(Appended::Added)
+            }
+        }
+    }
+
+    pub(crate) fn samples_in(&self, range: TimeRange) -> Vec<Sample> {
+        let closed = self
+            .closed
+            .iter()
+            .filter(|c| range.overlaps(&TimeRange::new(c.min_time(), c.max_time())))
+            .map(|c| c.iter());
+        let open = self
+            .open
+            .iter()
+            .filter(|c| range.overlaps(&TimeRange::new(c.min_time(), c.max_time())))
+            .map(|c| c.iter());
+        closed
+            .chain(open)
+            .flatten()
+            .filter(|(t, _)| range.contains(*t))
+            .map(|(timestamp_ms, value)| Sample {
+                timestamp_ms,
+                value,
+            })
+            .collect()
+    }
+
+    pub(crate) fn histograms_in(&self, range: TimeRange) -> Vec<Histogram> {
+        self.histograms
+            .iter()
+            .filter(|h| range.contains(h.timestamp_ms))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Bit-exact equality, so that NaN sums (stale markers) of a retried request compare equal.
+fn same_histogram(a: &Histogram, b: &Histogram) -> bool {
+    let count = |c: &HistogramCount| match c {
+        HistogramCount::Int(n) => (0u8, *n),
+        HistogramCount::Float(f) => (1u8, f.to_bits()),
+    };
+    let floats = |x: &[f64], y: &[f64]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    count(&a.count) == count(&b.count)
+        && count(&a.zero_count) == count(&b.zero_count)
+        && a.sum.to_bits() == b.sum.to_bits()
+        && a.zero_threshold.to_bits() == b.zero_threshold.to_bits()
+        && a.schema == b.schema
+        && a.reset_hint == b.reset_hint
+        && a.negative_spans == b.negative_spans
+        && a.negative_deltas == b.negative_deltas
+        && a.positive_spans == b.positive_spans
+        && a.positive_deltas == b.positive_deltas
+        && floats(&a.negative_counts, &b.negative_counts)
+        && floats(&a.positive_counts, &b.positive_counts)
+        && floats(&a.custom_values, &b.custom_values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_order_rules() {
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let cases: &[(i64, f64, Result<Appended, RejectReason>)] = &[
+            (10, 1.0, Ok(Appended::Added)),
+            (20, 2.0, Ok(Appended::Added)),
+            (20, 2.0, Ok(Appended::Duplicate)),
+            (20, 3.0, Err(RejectReason::DuplicateTimestamp)),
+            (15, 1.0, Err(RejectReason::OutOfOrder)),
+            (30, stale, Ok(Appended::Added)),
+            (30, stale, Ok(Appended::Duplicate)),
+            (30, f64::NAN, Err(RejectReason::DuplicateTimestamp)),
+            (31, 4.0, Ok(Appended::Added)),
+        ];
+        let mut state = SeriesState::default();
+        for (ts, v, want) in cases {
+            assert_eq!(state.append_sample(*ts, *v, 120), *want, "ts {ts}");
+        }
+        let got: Vec<(i64, u64)> = state
+            .samples_in(TimeRange::ALL)
+            .iter()
+            .map(|s| (s.timestamp_ms, s.value.to_bits()))
+            .collect();
+        let want = [
+            (10, 1.0f64.to_bits()),
+            (20, 2.0f64.to_bits()),
+            (30, stale.to_bits()),
+            (31, 4.0f64.to_bits()),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn chunks_are_cut_and_ranges_filtered() {
+        let mut state = SeriesState::default();
+        for i in 0..250 {
+            state.append_sample(i * 10, i as f64, 120).unwrap();
+        }
+        assert_eq!(state.closed.len(), 2);
+        assert_eq!(state.open.as_ref().map(|o| o.num_samples()), Some(10));
+        let got = state.samples_in(TimeRange::new(1195, 1215));
+        let ts: Vec<i64> = got.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(ts, [1200, 1210]);
+        assert_eq!(state.samples_in(TimeRange::ALL).len(), 250);
+    }
+
+    #[test]
+    fn histogram_and_exemplar_order_rules() {
+        let h = |ts: i64, sum: f64| Histogram {
+            timestamp_ms: ts,
+            count: HistogramCount::Int(1),
+            sum,
+            schema: 0,
+            zero_threshold: 0.0,
+            zero_count: HistogramCount::Int(0),
+            negative_spans: vec![],
+            negative_deltas: vec![],
+            negative_counts: vec![],
+            positive_spans: vec![],
+            positive_deltas: vec![],
+            positive_counts: vec![],
+            reset_hint: 0,
+            custom_values: vec![],
+        };
+        let mut state = SeriesState::default();
+        assert_eq!(state.append_histogram(&h(10, 1.0)), Ok(Appended::Added));
+        assert_eq!(state.append_histogram(&h(10, 1.0)), Ok(Appended::Duplicate));
+        assert_eq!(
+            state.append_histogram(&h(10, 2.0)),
+            Err(RejectReason::DuplicateTimestamp)
+        );
+        assert_eq!(
+            state.append_histogram(&h(5, 2.0)),
+            Err(RejectReason::OutOfOrder)
+        );
+        assert_eq!(
+            state.append_histogram(&h(20, f64::NAN)),
+            Ok(Appended::Added)
+        );
+        assert_eq!(
+            state.append_histogram(&h(20, f64::NAN)),
+            Ok(Appended::Duplicate)
+        );
+        assert_eq!(state.histograms_in(TimeRange::new(0, 15)).len(), 1);
+
+        assert_eq!(state.accept_exemplar(5), Ok(Appended::Added));
+        assert_eq!(state.accept_exemplar(5), Ok(Appended::Duplicate));
+        assert_eq!(
+            state.accept_exemplar(4),
+            Err(RejectReason::ExemplarOutOfOrder)
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! Glue between the components and the ring crate: each component declares the narrow trait
+//! it needs; the implementations over gossip, lifecycler and tonic clients live here.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use sextant_distributor::IngesterClientFactory;
+use sextant_ingester::RingMembership;
+use sextant_kit::overrides::Overrides;
+use sextant_kit::service::{BoxError, Service};
+use sextant_proto::ingester::metrics_ingester_client::MetricsIngesterClient;
+use sextant_proto::ingester::{MetricsPushRequest, MetricsPushResponse};
+use sextant_ring::client_pool::ClientPool;
+use sextant_ring::{GossipKv, Lifecycler, ReplicationConfig, Ring, TokenRing};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::config::RootConfig;
+
+/// The read side of an ingester ring for `ring_name`.
+pub(crate) fn ingester_ring(config: &RootConfig, ring_name: &str, kv: Arc<GossipKv>) -> Ring {
+    let replication = ReplicationConfig {
+        replication_factor: config.ingester.metrics.replication_factor,
+        zone_awareness_enabled: config.ingester.lifecycler.zone_awareness_enabled,
+        heartbeat_timeout: config.ingester.lifecycler.heartbeat_timeout,
+    };
+    Ring::new(ring_name, kv, replication)
+}
+
+/// The distributor reads the freshest ring snapshot per push.
+pub(crate) fn ring_snapshot(ring: Arc<Ring>) -> Arc<dyn Fn() -> Arc<TokenRing> + Send + Sync> {
+    Arc::new(move || ring.token_ring())
+}
+
+/// The ingester's ring membership: a lifecycler in `ring_name`, plus the ring for counting.
+pub(crate) fn membership(
+    config: &RootConfig,
+    ring_name: &str,
+    kv: Arc<GossipKv>,
+    ring: Arc<Ring>,
+) -> Result<Arc<dyn RingMembership>, BoxError> {
+    let mut lifecycler_config = config.ingester.lifecycler.clone();
+    if lifecycler_config.instance_addr.is_empty() {
+        lifecycler_config.instance_addr =
+            advertised_grpc_address(&config.server.grpc_listen_address);
+    }
+    let lifecycler = Lifecycler::new(lifecycler_config, ring_name, kv)?;
+    Ok(Arc::new(LifecyclerMembership { lifecycler, ring }))
+}
+
+/// The gRPC address other processes reach: the listen address, with `0.0.0.0` replaced by
+/// this host's first non-loopback IP when one is known.
+fn advertised_grpc_address(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some(("0.0.0.0", port)) | Some(("[::]", port)) => {
+            let host = host_ip().unwrap_or_else(|| "127.0.0.1".to_string());
+            format!("{host}:{port}")
+        }
+        _ => listen.to_string(),
+    }
+}
+
+/// This host's address as its own name resolves (a pod's IP on Kubernetes), if not loopback.
+fn host_ip() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let name = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())?;
+    (name.trim(), 0)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .find(|ip| !ip.is_loopback())
+        .map(|ip| ip.to_string())
+}
+
+struct LifecyclerMembership {
+    lifecycler: Lifecycler,
+    ring: Arc<Ring>,
+}
+
+impl RingMembership for LifecyclerMembership {
+    fn join(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move { self.lifecycler.start().await.map_err(Into::into) })
+    }
+
+    fn leave(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.lifecycler.stop().await;
+            Ok(())
+        })
+    }
+
+    fn healthy_instances(&self) -> usize {
+        self.ring.healthy_count()
+    }
+}
+
+/// One lazily connected tonic client per ingester address.
+pub(crate) struct GrpcIngesterClients {
+    pool: ClientPool<MetricsIngesterClient<Channel>, tonic::Status>,
+}
+
+impl Default for GrpcIngesterClients {
+    fn default() -> Self {
+        GrpcIngesterClients {
+            pool: ClientPool::new(connect_lazily),
+        }
+    }
+}
+
+fn connect_lazily(addr: &str) -> Result<MetricsIngesterClient<Channel>, tonic::Status> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .map_err(|e| tonic::Status::internal(format!("bad ingester address {addr}: {e}")))?
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(MetricsIngesterClient::new(channel)
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20))
+}
+
+impl IngesterClientFactory for GrpcIngesterClients {
+    fn push(
+        &self,
+        addr: &str,
+        request: MetricsPushRequest,
+    ) -> BoxFuture<'static, Result<MetricsPushResponse, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            let mut client = client?;
+            client.push(request).await.map(|r| r.into_inner())
+        })
+    }
+}
+
+/// Reloads the runtime overrides file in the background.
+pub(crate) struct OverridesService {
+    overrides: Overrides,
+    cancel: CancellationToken,
+}
+
+impl OverridesService {
+    pub(crate) fn new(overrides: Overrides) -> Self {
+        OverridesService {
+            overrides,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+impl Service for OverridesService {
+    fn name(&self) -> &str {
+        "runtime-config"
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.overrides.spawn_reloader(self.cancel.clone());
+            Ok(())
+        })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.cancel.cancel();
+            Ok(())
+        })
+    }
+}
+
+/// The gossip member: leaves the cluster last, after the rings were left.
+pub(crate) struct GossipService(pub Arc<GossipKv>);
+
+impl Service for GossipService {
+    fn name(&self) -> &str {
+        "memberlist-kv"
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move { Ok(()) })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.0.leave().await;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what `make e2e` needs beyond the Rust toolchain: a real Prometheus server (Debian
+# package `prometheus`, binary /usr/bin/prometheus). Idempotent: does nothing when the binary is
+# already there. Runs as root (or through sudo) on Debian bookworm.
+set -euo pipefail
+
+PACKAGES=(prometheus)
+
+log() { printf 'setup-e2e: %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        log "need root (or sudo) to run: $*"
+        exit 1
+    fi
+}
+
+# Runs an apt command, retrying while another apt/dpkg holds the lock (for example
+# unattended-upgrades on a fresh machine). Gives up after about five minutes.
+apt_retry() {
+    local attempt
+    for attempt in $(seq 1 30); do
+        if as_root env DEBIAN_FRONTEND=noninteractive "$@"; then
+            return 0
+        fi
+        log "'$*' failed (attempt ${attempt}/30), retrying in 10s (dpkg lock held?)"
+        sleep 10
+    done
+    log "'$*' kept failing"
+    return 1
+}
+
+missing_packages() {
+    local pkg
+    for pkg in "${PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            printf '%s\n' "$pkg"
+        fi
+    done
+}
+
+main() {
+    local missing
+    missing="$(missing_packages)"
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086 # word splitting of the package list is intended
+        log "installing: $(echo $missing)"
+        apt_retry apt-get update
+        # shellcheck disable=SC2086
+        apt_retry apt-get install -y --no-install-recommends $missing
+    else
+        log "all packages already installed: ${PACKAGES[*]}"
+    fi
+    # The Debian package starts a prometheus service on :9090 where systemd runs; the tests
+    # start their own on free ports and do not need it.
+    local bin="${PROMETHEUS_BIN:-$(command -v prometheus || echo /usr/bin/prometheus)}"
+    if [ ! -x "$bin" ]; then
+        log "prometheus binary not found after install (looked for ${bin})"
+        exit 1
+    fi
+    "$bin" --version 2>&1 | head -n 1
+}
+
+main "$@"

@@ -1,0 +1,72 @@
+//! Microservices mode on loopback: N ingesters and one distributor in one gossip cluster.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::process::{ProcessSpec, SextantProcess};
+use crate::remote_write::RemoteWriteClient;
+use crate::ring::{RingDescription, INGESTER_METRICS_RING};
+
+/// How long one process may take to become ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A distributor and its ingesters, killed on drop.
+pub struct Cluster {
+    pub distributor: SextantProcess,
+    pub ingesters: Vec<SextantProcess>,
+}
+
+impl Cluster {
+    /// Starts `ingesters` ingesters one after another (each joins the memberlist of those
+    /// started before it, so ingester 0 is the seed), then a distributor that joins all of them.
+    /// `flags` go to every process.
+    pub async fn start(ingesters: usize, flags: &[String]) -> Result<Cluster> {
+        let mut started: Vec<SextantProcess> = Vec::with_capacity(ingesters);
+        for i in 0..ingesters {
+            let spec = ProcessSpec::new(format!("ingester-{i}"), "ingester")
+                .join(started.iter().map(SextantProcess::memberlist_addr))
+                .flags(flags.iter().cloned());
+            let mut ingester = SextantProcess::spawn(spec)?;
+            ingester
+                .wait_ready(READY_TIMEOUT)
+                .await
+                .with_context(|| format!("start ingester-{i}"))?;
+            started.push(ingester);
+        }
+        let spec = ProcessSpec::new("distributor", "distributor")
+            .join(started.iter().map(SextantProcess::memberlist_addr))
+            .flags(flags.iter().cloned());
+        let mut distributor = SextantProcess::spawn(spec)?;
+        distributor
+            .wait_ready(READY_TIMEOUT)
+            .await
+            .context("start the distributor")?;
+        Ok(Cluster {
+            distributor,
+            ingesters: started,
+        })
+    }
+
+    /// Waits until the distributor sees exactly `n` ingesters in the metrics ring, all ACTIVE
+    /// and healthy.
+    pub async fn wait_for_active_ingesters(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<RingDescription> {
+        self.distributor
+            .wait_for_ring(
+                INGESTER_METRICS_RING,
+                timeout,
+                &format!("{n} ACTIVE healthy ingesters"),
+                |ring| ring.instances.len() == n && ring.active_healthy() == n,
+            )
+            .await
+    }
+
+    /// A client pushing to the distributor.
+    pub fn remote_write_client(&self) -> Result<RemoteWriteClient> {
+        RemoteWriteClient::new(self.distributor.http_addr())
+    }
+}

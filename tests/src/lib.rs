@@ -1,0 +1,31 @@
+//! Harness for end-to-end tests: spawns real `sextant` processes (and a real Prometheus) on
+//! loopback ports and talks to them over their public HTTP and internal gRPC APIs.
+//!
+//! Map:
+//! - [`process`]: finding the binary, one [`SextantProcess`] (spawn, wait ready, kill -9,
+//!   SIGTERM, restart with the same data dir, kill on drop) and its [`ProcessSpec`].
+//! - [`cluster`]: a distributor plus N ingesters joined by gossip ([`Cluster`]).
+//! - [`remote_write`]: building remote-write 1.0 / 2.0 requests and pushing them.
+//! - [`query`]: reading an ingester's in-memory data through its gRPC `QueryStream`.
+//! - [`ring`]: the JSON of `/ring/<name>?format=json`.
+//! - [`prometheus`]: a real Prometheus server and a reader of the Prometheus text format.
+//! - [`ports`], [`wait`]: free loopback ports and bounded polling.
+//!
+//! The scenarios live in `tests/*.rs`; each needs the binary built first
+//! (`cargo build -p sextant-server`, or point `SEXTANT_BIN` at one).
+
+pub mod cluster;
+pub mod ports;
+pub mod process;
+pub mod prometheus;
+pub mod query;
+pub mod remote_write;
+pub mod ring;
+pub mod wait;
+
+pub use cluster::Cluster;
+pub use process::{sextant_binary, ProcessSpec, SextantProcess};
+pub use query::{query_all_series, SeriesSet};
+pub use remote_write::{PushResponse, RawPush, RemoteWriteClient, WriteRequestV2Builder};
+pub use ring::{RingDescription, RingInstanceDescription};
+pub use wait::wait_for;
