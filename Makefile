@@ -38,10 +38,10 @@ test: ## Build the debug binary, then run every test that needs no external peer
 	$(DEBUG_BUILD)
 	$(CARGO) test --workspace
 
-e2e: ## Install Prometheus (Debian package), then run the end-to-end tests (#[ignore]d ones)
+e2e: ## Install Prometheus (Debian package), then run the end-to-end tests (ignored tests named e2e_*)
 	bash tests/setup-e2e.sh
 	$(DEBUG_BUILD)
-	$(CARGO) test --workspace --tests -- --ignored --nocapture
+	$(CARGO) test --workspace --tests -- --ignored --nocapture e2e_
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

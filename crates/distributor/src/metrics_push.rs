@@ -458,3 +458,6 @@ fn push_response(protocol: Protocol, outcome: Result<PushOutcome, DistributorErr
     }
     response
 }
+
+#[cfg(test)]
+mod tests;

@@ -473,3 +473,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod service_tests;
