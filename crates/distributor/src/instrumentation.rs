@@ -10,8 +10,7 @@ use prometheus_client::registry::Registry;
 use sextant_metrics::remote_write::Protocol;
 use sextant_metrics::validation::{ValidationReason, ValidationReport};
 
-use crate::error::DistributorError;
-use crate::metrics_push::PushOutcome;
+use crate::metrics_push::{PushOutcome, PushReport};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignalLabels {
@@ -94,15 +93,10 @@ impl DistributorMetrics {
         m
     }
 
-    pub(crate) fn observe_push(
-        &self,
-        protocol: Protocol,
-        result: &Result<PushOutcome, DistributorError>,
-        took: Duration,
-    ) {
-        let status = match result {
-            Ok(_) => 204,
-            Err(e) => e.kind.http_status(),
+    pub(crate) fn observe_push(&self, protocol: Protocol, report: &PushReport, took: Duration) {
+        let status = match &report.error {
+            None => 204,
+            Some(e) => e.kind.http_status(),
         };
         let protocol = match protocol {
             Protocol::V1 => "1.0",

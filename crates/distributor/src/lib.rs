@@ -22,4 +22,4 @@ mod replication;
 
 pub use config::DistributorConfig;
 pub use error::DistributorError;
-pub use metrics_push::{shard_token, Distributor, IngesterClientFactory, PushOutcome};
+pub use metrics_push::{shard_token, Distributor, IngesterClientFactory, PushOutcome, PushReport};

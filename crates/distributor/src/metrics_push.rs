@@ -55,6 +55,23 @@ pub struct PushOutcome {
     pub exemplars: u64,
 }
 
+/// What a push wrote, and why it failed if it did: a push can fail after writing part of it
+/// (invalid series are dropped, the valid ones written), and remote write 2.0 reports both.
+#[derive(Debug)]
+pub struct PushReport {
+    pub written: PushOutcome,
+    pub error: Option<DistributorError>,
+}
+
+impl PushReport {
+    fn failed(error: DistributorError) -> Self {
+        PushReport {
+            written: PushOutcome::default(),
+            error: Some(error),
+        }
+    }
+}
+
 /// The distributor's metrics write path.
 pub struct Distributor {
     config: DistributorConfig,
@@ -108,35 +125,34 @@ impl Distributor {
         tenant: &TenantId,
         protocol: Protocol,
         body: Bytes,
-    ) -> Result<PushOutcome, DistributorError> {
+    ) -> PushReport {
         let started = Instant::now();
-        let result = self.push_inner(tenant, protocol, body).await;
+        let report = self.push_inner(tenant, protocol, body).await;
         self.metrics
-            .observe_push(protocol, &result, started.elapsed());
-        result
+            .observe_push(protocol, &report, started.elapsed());
+        report
     }
 
-    async fn push_inner(
-        &self,
-        tenant: &TenantId,
-        protocol: Protocol,
-        body: Bytes,
-    ) -> Result<PushOutcome, DistributorError> {
-        let prepared = self.prepare(tenant, protocol, body).await?;
+    async fn push_inner(&self, tenant: &TenantId, protocol: Protocol, body: Bytes) -> PushReport {
+        let prepared = match self.prepare(tenant, protocol, body).await {
+            Ok(prepared) => prepared,
+            Err(e) => return PushReport::failed(e),
+        };
         let validation_error = first_validation_error(&prepared.report);
         if prepared.plan.destinations.is_empty() {
-            return match validation_error {
-                Some(e) => Err(e),
-                None => Ok(PushOutcome::default()),
+            return PushReport {
+                written: PushOutcome::default(),
+                error: validation_error,
             };
         }
-        self.replicate(tenant, prepared.plan, prepared.bodies)
-            .await?;
+        if let Err(e) = self.replicate(tenant, prepared.plan, prepared.bodies).await {
+            return PushReport::failed(e);
+        }
         self.metrics.count_received(&prepared.outcome);
-        match validation_error {
-            // Mimir's rule: the valid part is written, the client hears about the invalid part.
-            Some(e) => Err(e),
-            None => Ok(prepared.outcome),
+        // Mimir's rule: the valid part is written, the client hears about the invalid part.
+        PushReport {
+            written: prepared.outcome,
+            error: validation_error,
         }
     }
 
@@ -245,13 +261,17 @@ impl Distributor {
             let optimistic: Vec<bool> = (0..n).map(|i| succeeded[i] || !finished[i]).collect();
             if !plan.quorum_met(&optimistic) {
                 self.metrics.count_quorum_failure();
+                // Too few replicas took the write: retryable, whatever else was refused.
                 let detail = last_error.unwrap_or_else(|| "unknown error".into());
-                return Err(client_error.unwrap_or_else(|| {
-                    DistributorError::new(
-                        ErrorKind::Unavailable,
-                        format!("failed to reach a quorum of ingesters for the write: {detail}"),
-                    )
-                }));
+                let refused = client_error
+                    .map(|e| format!("; an ingester also refused part of it: {}", e.message))
+                    .unwrap_or_default();
+                return Err(DistributorError::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "failed to reach a quorum of ingesters for the write: {detail}{refused}"
+                    ),
+                ));
             }
         }
         match client_error {
@@ -424,21 +444,37 @@ async fn handle_push(
     let limit = distributor.config.max_recv_msg_size;
     let body = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError {
+        .map_err(|e| body_error(e, limit))?;
+    let report = distributor.push_metrics(&tenant, protocol, body).await;
+    Ok(push_response(protocol, report))
+}
+
+/// A body over the limit is a 413 naming the limit; any other read failure is a 400.
+fn body_error(e: axum::Error, limit: usize) -> ApiError {
+    let source = e.into_inner();
+    if source
+        .downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
+    {
+        return ApiError {
             kind: ErrorKind::PayloadTooLarge,
             id: Some("err-sextant-request-too-large"),
             message: format!(
-            "request body too large: the limit is {limit} bytes (distributor.max_recv_msg_size)"
-        ),
-        })?;
-    let outcome = distributor.push_metrics(&tenant, protocol, body).await;
-    Ok(push_response(protocol, outcome))
+                "request body too large: the limit is {limit} bytes (distributor.max_recv_msg_size)"
+            ),
+        };
+    }
+    ApiError::new(
+        ErrorKind::BadRequest,
+        format!("cannot read the request body: {source}"),
+    )
 }
 
-fn push_response(protocol: Protocol, outcome: Result<PushOutcome, DistributorError>) -> Response {
-    let (mut response, written) = match outcome {
-        Ok(written) => (StatusCode::NO_CONTENT.into_response(), written),
-        Err(e) => (ApiError::from(e).into_response(), PushOutcome::default()),
+fn push_response(protocol: Protocol, report: PushReport) -> Response {
+    let written = report.written;
+    let mut response = match report.error {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(e) => ApiError::from(e).into_response(),
     };
     if protocol == Protocol::V2 {
         let headers = response.headers_mut();

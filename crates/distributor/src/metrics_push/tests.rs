@@ -279,6 +279,12 @@ async fn replication_outcomes() {
             "out of order sample for series up",
         ),
         (
+            "no quorum stays retryable even when one ingester refused a sample",
+            [invalid, unavailable, unavailable],
+            StatusCode::SERVICE_UNAVAILABLE,
+            "refused part of it: out of order sample",
+        ),
+        (
             "internal errors are not client errors",
             [
                 Behaviour::Fail(Code::Internal, "wal broken"),
@@ -417,6 +423,33 @@ async fn remote_write_2_reports_what_was_written() {
     for addr in ADDRS {
         assert_eq!(ingesters.series_at(addr), vec![owned(&want)], "{addr}");
     }
+}
+
+#[tokio::test]
+async fn remote_write_2_partial_write_reports_the_written_part() {
+    let (router, _ingesters) = Setup::default().build();
+    let now = now_ms();
+    let series = |name_ref: u32| write_v2::TimeSeries {
+        labels_refs: vec![1, name_ref],
+        samples: (0..3)
+            .map(|i| write_v2::Sample {
+                value: i as f64,
+                timestamp: now - 3 + i,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let request = write_v2::Request {
+        symbols: ["", "__name__", "up", "0bad"].map(String::from).to_vec(),
+        timeseries: vec![series(2), series(3)],
+    };
+    let body = compress(&request.encode_to_vec());
+    let (status, headers, body) = send(&router, push_request(V2_CONTENT_TYPE, body, None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let written = headers
+        .get("x-prometheus-remote-write-samples-written")
+        .and_then(|v| v.to_str().ok());
+    assert_eq!(written, Some("3"), "the valid series was written: {body}");
 }
 
 #[tokio::test]
