@@ -159,11 +159,8 @@ impl Head {
         hash: u64,
         labels: &[LabelRef<'_>],
     ) -> Option<Arc<MemSeries>> {
-        let symbols = self.symbols.read();
         table
-            .find(hash, |s| {
-                s.hash == hash && labels_equal(&s.labels, labels, &symbols)
-            })
+            .find(hash, |s| s.hash == hash && key_equal(&s.key, labels))
             .cloned()
     }
 
@@ -203,6 +200,7 @@ impl Head {
                 id: id as u32,
                 hash,
                 labels: ids,
+                key: series_key(labels),
                 state: Mutex::default(),
                 logged: AtomicBool::new(wanted.is_some()),
             });
@@ -251,18 +249,45 @@ fn hash_labels_streaming(labels: &[LabelRef<'_>]) -> u64 {
     h.digest()
 }
 
-fn labels_equal(ids: &[u32], labels: &[LabelRef<'_>], symbols: &SymbolTable) -> bool {
-    ids.len() == labels.len() * 2
-        && labels
-            .iter()
-            .zip(ids.chunks_exact(2))
-            .all(|(l, p)| same(symbols.get(p[0]), l.name) && same(symbols.get(p[1]), l.value))
+/// The bytes of a label set that [`key_equal`] compares against: `name 0xff value 0xfe` per
+/// label. 0xfe and 0xff never occur in UTF-8, so the encoding is unambiguous.
+fn series_key(labels: &[LabelRef<'_>]) -> Box<[u8]> {
+    let len = labels
+        .iter()
+        .map(|l| l.name.len() + l.value.len() + 2)
+        .sum();
+    let mut key = Vec::with_capacity(len);
+    for l in labels {
+        key.extend_from_slice(l.name.as_bytes());
+        key.push(0xff);
+        key.extend_from_slice(l.value.as_bytes());
+        key.push(0xfe);
+    }
+    key.into_boxed_slice()
+}
+
+/// Whether `labels` (in order) are exactly the label set encoded in `key`.
+fn key_equal(key: &[u8], labels: &[LabelRef<'_>]) -> bool {
+    let mut rest = key;
+    for l in labels {
+        let (name, value) = (l.name.as_bytes(), l.value.as_bytes());
+        let need = name.len() + value.len() + 2;
+        if rest.len() < need
+            || !same(&rest[..name.len()], name)
+            || rest[name.len()] != 0xff
+            || !same(&rest[name.len() + 1..need - 1], value)
+            || rest[need - 1] != 0xfe
+        {
+            return false;
+        }
+        rest = &rest[need..];
+    }
+    rest.is_empty()
 }
 
 /// String equality without a `memcmp` call for the short strings labels mostly are.
 #[inline]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

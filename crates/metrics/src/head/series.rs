@@ -16,6 +16,10 @@ pub(crate) struct MemSeries {
     pub(crate) id: u32,
     pub(crate) hash: u64,
     pub(crate) labels: Box<[u32]>,
+    /// The label pairs as contiguous bytes (`name 0xff value 0xfe ...`) so that finding a
+    /// series compares one short buffer instead of chasing interned symbols (see
+    /// `head::key_equal`).
+    pub(crate) key: Box<[u8]>,
     pub(crate) state: Mutex<SeriesState>,
     /// Whether a Series record for it is in the WAL (only changed under the WAL lock).
     pub(crate) logged: AtomicBool,

@@ -117,8 +117,29 @@ fn stack_and_streaming_hashes_agree() {
         hash_labels(&refs(&[("ab", "c")])),
         hash_labels(&refs(&[("a", "bc")]))
     );
-    assert!(same("abc", "abc") && !same("abc", "abd") && !same("ab", "abc"));
-    assert!(same(&long, &long.clone()) && !same(&long, &"y".repeat(700)));
+    assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+    assert!(
+        same(long.as_bytes(), long.as_bytes())
+            && !same(long.as_bytes(), "y".repeat(700).as_bytes())
+    );
+}
+
+#[test]
+fn series_keys_compare_exactly() {
+    let key = series_key(&refs(&[("__name__", "up"), ("job", "a")]));
+    let cases: &[(&[(&str, &str)], bool)] = &[
+        (&[("__name__", "up"), ("job", "a")], true),
+        (&[("__name__", "up"), ("job", "ab")], false),
+        (&[("__name__", "up"), ("jo", "ba")], false),
+        (&[("__name__", "up")], false),
+        (&[("__name__", "up"), ("job", "a"), ("x", "y")], false),
+        (&[("__name__", "upjob"), ("", "a")], false),
+        (&[], false),
+    ];
+    for (labels, want) in cases {
+        assert_eq!(key_equal(&key, &refs(labels)), *want, "{labels:?}");
+    }
+    assert!(key_equal(&series_key(&[]), &[]));
 }
 
 #[test]
