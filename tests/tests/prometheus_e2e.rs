@@ -176,5 +176,10 @@ async fn e2e_sextant_holds_exactly_what_prometheus_sent() -> Result<()> {
         "Sextant holds {raw_samples} samples, Prometheus sent {} ({sent:?})",
         sent.samples
     );
+    eprintln!(
+        "prometheus sent {} samples of {head_series} series; sextant holds {raw_samples} samples of {} series",
+        sent.samples,
+        set.series_count()
+    );
     Ok(())
 }
