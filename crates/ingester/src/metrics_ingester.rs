@@ -64,6 +64,9 @@ pub struct MetricsIngester {
     background: CancellationToken,
     /// Whether the ingester has left the ring (stop is idempotent).
     left: AsyncMutex<bool>,
+    /// Held while a tenant's database is opened, so two first pushes of a tenant never open
+    /// (and write) the same WAL twice.
+    opening: AsyncMutex<()>,
 }
 
 impl MetricsIngester {
@@ -86,6 +89,7 @@ impl MetricsIngester {
             process_shutdown,
             background: CancellationToken::new(),
             left: AsyncMutex::new(false),
+            opening: AsyncMutex::new(()),
         })
     }
 
@@ -156,6 +160,10 @@ impl MetricsIngester {
         if let Some(db) = self.tenants.read().get(tenant) {
             return Ok(db.clone());
         }
+        let _opening = self.opening.lock().await;
+        if let Some(db) = self.tenants.read().get(tenant) {
+            return Ok(db.clone());
+        }
         let config = self.db_config(tenant);
         let (db, stats) = tokio::task::spawn_blocking(move || TenantDb::open(config))
             .await
@@ -163,8 +171,7 @@ impl MetricsIngester {
             .map_err(|e| Status::internal(format!("cannot open the tenant's WAL: {e}")))?;
         let db = Arc::new(db);
         let mut tenants = self.tenants.write();
-        // Another push may have opened it meanwhile; keep the first.
-        let db = tenants.entry(tenant.clone()).or_insert(db).clone();
+        tenants.insert(tenant.clone(), db.clone());
         if stats.series > 0 || stats.samples > 0 {
             tracing::info!(tenant = %tenant, series = stats.series, samples = stats.samples,
                 corrupt = stats.corrupt_records, ms = stats.duration.as_millis() as u64, "replayed tenant wal");

@@ -322,3 +322,30 @@ async fn shutdown_endpoint_leaves_and_stops_the_process() {
     f.ingester.service().stop().await.unwrap();
     assert_eq!(f.leaves(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_pushes_of_a_tenant_share_one_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Fixture::new(dir.path()).started().await;
+    let pushes = (0..16).map(|i| {
+        let ingester = first.ingester.clone();
+        let job = format!("job-{i}");
+        tokio::spawn(async move {
+            let s = series(
+                &[("__name__", "up"), ("job", job.as_str())],
+                &[(1000, i as f64)],
+            );
+            ingester.push(push_request(&[s])).await
+        })
+    });
+    for push in futures::future::join_all(pushes).await {
+        push.unwrap().unwrap();
+    }
+    let pushed = query(&first.ingester, vec![matcher(MatchType::Re, "job", ".+")]).await;
+    assert_eq!(pushed.len(), 16);
+    drop(first);
+    // every acknowledged push is in the one WAL that replay reads
+    let second = Fixture::new(dir.path()).started().await;
+    let replayed = query(&second.ingester, vec![matcher(MatchType::Re, "job", ".+")]).await;
+    assert_eq!(replayed, pushed);
+}
