@@ -153,15 +153,20 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn varint(&mut self) -> Result<u64, Problem> {
-        // fast path: one byte
+        // fast path: one byte (tags, and the lengths of label strings)
         if let Some(&b) = self.buf.get(self.pos) {
             if b < 0x80 {
                 self.pos += 1;
                 return Ok(u64::from(b));
             }
         }
+        self.varint_slow()
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, Problem> {
         let mut value = 0u64;
         for i in 0..10 {
             let Some(&b) = self.buf.get(self.pos + i) else {
@@ -191,6 +196,7 @@ impl<'a> Reader<'a> {
         Ok((field as u32, wire_type))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], Problem> {
         if n > self.left() {
             return Err(Problem::Truncated {
