@@ -11,6 +11,28 @@ use crate::ring::{RingDescription, INGESTER_METRICS_RING};
 /// How long one process may take to become ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// `sextant -target=all` (RF=1, 1 s heartbeats) plus `flags`, ready and with its one ingester
+/// ACTIVE in the ring: the embedded default as the single-process tests use it.
+pub async fn start_single(flags: &[String]) -> Result<SextantProcess> {
+    let spec = ProcessSpec::new("all", "all")
+        .flags([
+            "-ingester.metrics.replication-factor=1",
+            "-ingester.lifecycler.heartbeat-period=1s",
+        ])
+        .flags(flags.iter().cloned());
+    let mut process = SextantProcess::spawn(spec)?;
+    process.wait_ready(READY_TIMEOUT).await?;
+    process
+        .wait_for_ring(
+            INGESTER_METRICS_RING,
+            Duration::from_secs(30),
+            "1 ACTIVE ingester",
+            |r| r.active_healthy() == 1,
+        )
+        .await?;
+    Ok(process)
+}
+
 /// A distributor and its ingesters, killed on drop.
 pub struct Cluster {
     pub distributor: SextantProcess,

@@ -23,7 +23,7 @@ pub mod remote_write;
 pub mod ring;
 pub mod wait;
 
-pub use cluster::Cluster;
+pub use cluster::{start_single, Cluster};
 pub use process::{sextant_binary, ProcessSpec, SextantProcess};
 pub use query::{query_all_series, SeriesSet};
 pub use remote_write::{PushResponse, RawPush, RemoteWriteClient, WriteRequestV2Builder};

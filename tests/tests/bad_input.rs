@@ -4,13 +4,10 @@
 //! One `-target=all` process, multi-tenancy on, RF=1, at most 5 labels per series, and a
 //! runtime overrides file giving tenant `slow` an ingestion rate of 10 samples/s.
 
-use std::time::Duration;
-
 use anyhow::{ensure, Result};
 use sextant_e2e::remote_write::{series, snappy, write_request};
-use sextant_e2e::ring::INGESTER_METRICS_RING;
 use sextant_e2e::{
-    query_all_series, ProcessSpec, RawPush, RemoteWriteClient, SeriesSet, SextantProcess,
+    query_all_series, start_single, RawPush, RemoteWriteClient, SeriesSet, SextantProcess,
     WriteRequestV2Builder,
 };
 
@@ -170,24 +167,12 @@ async fn start_process(overrides_dir: &std::path::Path) -> Result<SextantProcess
         &overrides,
         "overrides:\n  slow:\n    ingestion_rate: 10\n    ingestion_burst_size: 10\n",
     )?;
-    let spec = ProcessSpec::new("all", "all").flags([
+    start_single(&[
         "-multitenancy-enabled=true".to_string(),
-        "-ingester.metrics.replication-factor=1".to_string(),
-        "-ingester.lifecycler.heartbeat-period=1s".to_string(),
         "-limits.max-label-names-per-series=5".to_string(),
         format!("-runtime-config.file={}", overrides.display()),
-    ]);
-    let mut process = SextantProcess::spawn(spec)?;
-    process.wait_ready(Duration::from_secs(60)).await?;
-    process
-        .wait_for_ring(
-            INGESTER_METRICS_RING,
-            Duration::from_secs(30),
-            "1 ACTIVE ingester",
-            |r| r.active_healthy() == 1,
-        )
-        .await?;
-    Ok(process)
+    ])
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 use sextant_e2e::prometheus::PrometheusProcess;
-use sextant_e2e::ring::INGESTER_METRICS_RING;
-use sextant_e2e::{query_all_series, ProcessSpec, SeriesSet, SextantProcess};
+use sextant_e2e::{query_all_series, start_single, SeriesSet, SextantProcess};
 
 /// Multi-tenancy is off: the Debian build of Prometheus 2.42 does not send custom `headers`
 /// (checked on the wire), so everything lands in the default tenant.
@@ -101,23 +100,11 @@ async fn wait_until_quiescent(prometheus: &PrometheusProcess) -> Result<SendCoun
 }
 
 async fn start_sextant() -> Result<SextantProcess> {
-    let spec = ProcessSpec::new("all", "all").flags([
-        "-ingester.metrics.replication-factor=1",
-        "-ingester.lifecycler.heartbeat-period=1s",
-        "-limits.ingestion-rate=0",
-        "-limits.max-global-series-per-user=0",
-    ]);
-    let mut sextant = SextantProcess::spawn(spec)?;
-    sextant.wait_ready(Duration::from_secs(60)).await?;
-    sextant
-        .wait_for_ring(
-            INGESTER_METRICS_RING,
-            Duration::from_secs(30),
-            "1 ACTIVE ingester",
-            |r| r.active_healthy() == 1,
-        )
-        .await?;
-    Ok(sextant)
+    start_single(&[
+        "-limits.ingestion-rate=0".to_string(),
+        "-limits.max-global-series-per-user=0".to_string(),
+    ])
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
