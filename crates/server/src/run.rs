@@ -68,7 +68,10 @@ pub fn load_config(args: Vec<String>) -> Result<(RootConfig, ConfigArgs), ExitCo
     let args = match config::parse_args(args) {
         Ok(args) => args,
         Err(ConfigError::Help) => {
-            println!("{USAGE}");
+            println!(
+                "{USAGE}\n\nflags and their defaults:\n{}",
+                config::usage::<RootConfig>()
+            );
             return Err(ExitCode::SUCCESS);
         }
         Err(e) => {

@@ -1,0 +1,100 @@
+//! The immutable metrics block, format version 1: `meta.json`, an `index` file and a `chunks`
+//! file, encoded and decoded without I/O (the caller stores and fetches the bytes).
+//!
+//! - `meta`: [`BlockMeta`], the versioned `meta.json`; readers dispatch on its `version`
+//!   ([`BlockMeta::from_json`] rejects versions this build cannot read).
+//! - `writer`: [`BlockWriter`] turns sorted series and their chunks into an [`EncodedBlock`].
+//! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
+//! - `chunks`: [`read_chunk`] and [`chunk_byte_range`] for the chunks file.
+//!
+//! The chunks file is `"SXCK"`, a version byte, then per chunk: the chunk length (uvarint), the
+//! chunk bytes ([`crate::chunk::XorChunk`]) and a big-endian CRC32 of those bytes.
+//!
+//! The index file is `"SXIX"`, a version byte, then three sections and a fixed-width table of
+//! contents, so a reader can fetch the last [`INDEX_TOC_LEN`] bytes and then byte ranges:
+//! - symbols: count, then each string as length + bytes, sorted and unique; a symbol ref is its
+//!   position.
+//! - series, sorted by labels (a series ref is its position): label count, (name, value) symbol
+//!   refs, chunk count, the first chunk's offset in the chunks file, then per chunk its min time
+//!   (relative to the block's base time for the first chunk, to the previous max time after),
+//!   its duration, sample count and byte length; later offsets follow from the lengths.
+//! - postings: per label pair, in symbol order: name and value refs, the series count and the
+//!   series refs delta-encoded.
+//! - TOC: big-endian u64 offsets of the three sections, the base time (i64), then a CRC32 of
+//!   everything before it.
+
+mod chunks;
+mod encoding;
+mod index;
+mod meta;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use chunks::{chunk_byte_range, read_chunk};
+pub use index::{BlockIndex, INDEX_TOC_LEN};
+pub use meta::{BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
+pub use writer::{BlockWriter, EncodedBlock};
+
+use sextant_model::ErrorKind;
+
+use crate::chunk::ChunkError;
+
+/// File names inside a block's directory.
+pub const META_FILE: &str = "meta.json";
+pub const INDEX_FILE: &str = "index";
+pub const CHUNKS_FILE: &str = "chunks";
+
+/// A series of one block: its position in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(pub u32);
+
+/// Where a chunk lives in the chunks file and what it covers (times inclusive, in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkMeta {
+    pub min_time: i64,
+    pub max_time: i64,
+    pub num_samples: u32,
+    /// Offset of the chunk's entry (length prefix, bytes, CRC) in the chunks file.
+    pub offset: u64,
+    /// Length of the whole entry.
+    pub len: u64,
+}
+
+/// Why a block could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    #[error("series with empty labels")]
+    EmptyLabels,
+    #[error("series {next} added after {previous}: series must be added in sorted order")]
+    UnsortedSeries { previous: String, next: String },
+    #[error("unknown block meta version {0} (this build reads version {BLOCK_FORMAT_VERSION})")]
+    UnknownMetaVersion(u32),
+    #[error("unknown {file} format version {version}")]
+    UnknownFormatVersion { file: &'static str, version: u8 },
+    #[error("invalid block meta: {0}")]
+    Meta(#[from] serde_json::Error),
+    #[error("{file} checksum mismatch")]
+    Checksum { file: &'static str },
+    #[error("corrupt block: {0}")]
+    Corrupt(String),
+    #[error("corrupt chunk: {0}")]
+    Chunk(#[from] ChunkError),
+}
+
+impl BlockError {
+    /// Every block error is ours: a writer bug or corrupt storage.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            BlockError::EmptyLabels
+            | BlockError::UnsortedSeries { .. }
+            | BlockError::UnknownMetaVersion(_)
+            | BlockError::UnknownFormatVersion { .. }
+            | BlockError::Meta(_)
+            | BlockError::Checksum { .. }
+            | BlockError::Corrupt(_)
+            | BlockError::Chunk(_) => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Reading one chunk back from the chunks file.
+
+use std::ops::Range;
+
+use super::encoding::Decoder;
+use super::writer::{CHUNKS_HEADER_LEN, CHUNKS_MAGIC, CHUNKS_VERSION};
+use super::{BlockError, ChunkMeta};
+use crate::chunk::XorChunk;
+
+/// The bytes of the chunks file holding the chunk's entry: fetch just these.
+pub fn chunk_byte_range(meta: &ChunkMeta) -> Range<u64> {
+    meta.offset..meta.offset.saturating_add(meta.len)
+}
+
+/// Decodes a chunk from either the whole chunks file or exactly the bytes of
+/// [`chunk_byte_range`] (a slice of the entry's length), checking its CRC and sample count.
+pub fn read_chunk(chunks_file_slice: &[u8], meta: &ChunkMeta) -> Result<XorChunk, BlockError> {
+    let entry = if chunks_file_slice.len() as u64 == meta.len {
+        chunks_file_slice
+    } else {
+        check_header(chunks_file_slice)?;
+        let range = chunk_byte_range(meta);
+        usize::try_from(range.start)
+            .ok()
+            .zip(usize::try_from(range.end).ok())
+            .and_then(|(start, end)| chunks_file_slice.get(start..end))
+            .ok_or_else(|| BlockError::Corrupt(format!("chunk {range:?} beyond the chunks file")))?
+    };
+    let mut d = Decoder::new(entry, "chunk");
+    let len = d.count()?;
+    let bytes = d.bytes(len)?;
+    let crc = d.bytes(4)?;
+    if !d.is_empty() {
+        return Err(d.corrupt("chunk length does not match the index"));
+    }
+    if crc32fast::hash(bytes).to_be_bytes() != crc {
+        return Err(BlockError::Checksum { file: "chunks" });
+    }
+    let chunk = XorChunk::from_bytes(bytes.to_vec())?;
+    if chunk.num_samples() as u64 != u64::from(meta.num_samples) {
+        return Err(BlockError::Corrupt(format!(
+            "chunk at {} holds {} samples, the index says {}",
+            meta.offset,
+            chunk.num_samples(),
+            meta.num_samples
+        )));
+    }
+    Ok(chunk)
+}
+
+fn check_header(file: &[u8]) -> Result<(), BlockError> {
+    if file.len() < CHUNKS_HEADER_LEN as usize || &file[..4] != CHUNKS_MAGIC {
+        return Err(BlockError::Corrupt("not a chunks file (bad magic)".into()));
+    }
+    if file[4] != CHUNKS_VERSION {
+        return Err(BlockError::UnknownFormatVersion {
+            file: "chunks",
+            version: file[4],
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Encodes sorted series and their chunks into the three files of a block.
+
+use std::collections::BTreeMap;
+
+use sextant_model::Labels;
+
+use super::encoding::{put_uvarint, put_varint};
+use super::index::{INDEX_MAGIC, INDEX_VERSION};
+use super::meta::{BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
+use super::{BlockError, ChunkMeta};
+use crate::chunk::XorChunk;
+
+pub(super) const CHUNKS_MAGIC: &[u8; 4] = b"SXCK";
+pub(super) const CHUNKS_VERSION: u8 = 1;
+pub(super) const CHUNKS_HEADER_LEN: u64 = 5;
+
+/// A block ready to store: `meta.json`, `index` and `chunks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBlock {
+    pub meta: BlockMeta,
+    pub index: Vec<u8>,
+    pub chunks: Vec<u8>,
+}
+
+/// Collects series in label order; chunk bytes go straight into the chunks file.
+#[derive(Debug)]
+pub struct BlockWriter {
+    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    chunks: Vec<u8>,
+    samples: u64,
+}
+
+impl Default for BlockWriter {
+    fn default() -> Self {
+        BlockWriter::new()
+    }
+}
+
+impl BlockWriter {
+    pub fn new() -> Self {
+        let mut chunks = Vec::with_capacity(1 << 16);
+        chunks.extend_from_slice(CHUNKS_MAGIC);
+        chunks.push(CHUNKS_VERSION);
+        BlockWriter {
+            series: Vec::new(),
+            chunks,
+            samples: 0,
+        }
+    }
+
+    /// Adds a series; each call's labels must sort strictly after the previous call's.
+    pub fn add_series(&mut self, labels: &Labels, chunks: &[XorChunk]) -> Result<(), BlockError> {
+        if labels.is_empty() {
+            return Err(BlockError::EmptyLabels);
+        }
+        if let Some((previous, _)) = self.series.last() {
+            if previous >= labels {
+                return Err(BlockError::UnsortedSeries {
+                    previous: previous.to_string(),
+                    next: labels.to_string(),
+                });
+            }
+        }
+        let metas = chunks.iter().map(|c| self.append_chunk(c)).collect();
+        self.series.push((labels.clone(), metas));
+        Ok(())
+    }
+
+    fn append_chunk(&mut self, chunk: &XorChunk) -> ChunkMeta {
+        let bytes = chunk.bytes();
+        let offset = self.chunks.len() as u64;
+        put_uvarint(&mut self.chunks, bytes.len() as u64);
+        self.chunks.extend_from_slice(bytes);
+        self.chunks
+            .extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
+        self.samples += chunk.num_samples() as u64;
+        ChunkMeta {
+            min_time: chunk.min_time(),
+            max_time: chunk.max_time(),
+            num_samples: chunk.num_samples() as u32,
+            offset,
+            len: self.chunks.len() as u64 - offset,
+        }
+    }
+
+    /// Encodes the index and fills in the meta's time range and stats.
+    pub fn finish(self, source: BlockSource) -> EncodedBlock {
+        let all_chunks = || self.series.iter().flat_map(|(_, c)| c.iter());
+        let min_time = all_chunks().map(|c| c.min_time).min().unwrap_or(0);
+        let max_time = all_chunks().map(|c| c.max_time).max().unwrap_or(0);
+        let meta = BlockMeta {
+            version: BLOCK_FORMAT_VERSION,
+            block_id: source.block_id,
+            min_time_ms: min_time,
+            max_time_ms: max_time,
+            stats: BlockStats {
+                series: self.series.len() as u64,
+                samples: self.samples,
+                chunks: all_chunks().count() as u64,
+            },
+            source_ingester: source.source_ingester,
+            compaction: source.compaction,
+            tenant: source.tenant,
+        };
+        let index = encode_index(&self.series, min_time);
+        EncodedBlock {
+            meta,
+            index,
+            chunks: self.chunks,
+        }
+    }
+}
+
+fn encode_index(series: &[(Labels, Vec<ChunkMeta>)], base_time: i64) -> Vec<u8> {
+    let mut symbols: Vec<&str> = series
+        .iter()
+        .flat_map(|(l, _)| l.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]))
+        .collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    // symbols holds every name and value, so the search always succeeds
+    let sym = |s: &str| symbols.binary_search(&s).unwrap_or_default() as u64;
+
+    let mut out = Vec::new();
+    out.extend_from_slice(INDEX_MAGIC);
+    out.push(INDEX_VERSION);
+
+    let symbols_offset = out.len() as u64;
+    put_uvarint(&mut out, symbols.len() as u64);
+    for s in &symbols {
+        put_uvarint(&mut out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    let series_offset = out.len() as u64;
+    let mut postings: BTreeMap<(u64, u64), Vec<u32>> = BTreeMap::new();
+    put_uvarint(&mut out, series.len() as u64);
+    for (id, (labels, chunks)) in series.iter().enumerate() {
+        put_uvarint(&mut out, labels.len() as u64);
+        for l in labels {
+            let pair = (sym(&l.name), sym(&l.value));
+            put_uvarint(&mut out, pair.0);
+            put_uvarint(&mut out, pair.1);
+            postings.entry(pair).or_default().push(id as u32);
+        }
+        put_chunk_metas(&mut out, chunks, base_time);
+    }
+
+    let postings_offset = out.len() as u64;
+    put_uvarint(&mut out, postings.len() as u64);
+    for ((name, value), ids) in &postings {
+        put_uvarint(&mut out, *name);
+        put_uvarint(&mut out, *value);
+        put_uvarint(&mut out, ids.len() as u64);
+        let mut prev = 0;
+        for &id in ids {
+            put_uvarint(&mut out, u64::from(id - prev));
+            prev = id;
+        }
+    }
+
+    for v in [symbols_offset, series_offset, postings_offset] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&base_time.to_be_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+fn put_chunk_metas(out: &mut Vec<u8>, chunks: &[ChunkMeta], base_time: i64) {
+    put_uvarint(out, chunks.len() as u64);
+    let Some(first) = chunks.first() else {
+        return;
+    };
+    put_uvarint(out, first.offset);
+    let mut prev_time = base_time;
+    for c in chunks {
+        put_varint(out, c.min_time.wrapping_sub(prev_time));
+        put_uvarint(out, c.max_time.wrapping_sub(c.min_time) as u64);
+        put_uvarint(out, u64::from(c.num_samples));
+        put_uvarint(out, c.len);
+        prev_time = c.max_time;
+    }
+}
