@@ -66,3 +66,22 @@ main() {
 }
 
 main "$@"
+
+# s3s-fs: a filesystem-backed S3 server for tests/tests/s3_e2e.rs. Installed with cargo as the
+# user running this script (into ~/.cargo/bin), not as root; a few minutes of compiling once.
+S3S_FS_VERSION=0.14.1
+
+install_s3s_fs() {
+    if command -v s3s-fs >/dev/null 2>&1 || [ -x "${HOME}/.cargo/bin/s3s-fs" ]; then
+        log "s3s-fs already installed"
+        return 0
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        log "cargo not found: cannot install s3s-fs"
+        exit 1
+    fi
+    log "installing s3s-fs ${S3S_FS_VERSION} (cargo install)"
+    cargo install "s3s-fs@${S3S_FS_VERSION}" --locked --features binary
+}
+
+install_s3s_fs

@@ -1,5 +1,7 @@
 //! The `storage` config block and the store it describes.
 
+mod s3;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use object_store::memory::InMemory;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 
+pub use self::s3::S3Config;
 use crate::StorageError;
 
 /// Which object store holds blocks.
@@ -19,6 +22,8 @@ pub enum Backend {
     Filesystem,
     /// In process memory: tests and throwaway runs; lost on exit.
     Memory,
+    /// An S3-compatible bucket (`storage.s3`).
+    S3,
 }
 
 /// The `storage` block.
@@ -27,6 +32,7 @@ pub enum Backend {
 pub struct StorageConfig {
     pub backend: Backend,
     pub filesystem: FilesystemConfig,
+    pub s3: S3Config,
 }
 
 /// `storage.filesystem`.
@@ -57,6 +63,7 @@ pub fn object_store(config: &StorageConfig) -> Result<Arc<dyn ObjectStore>, Stor
             })?;
             Ok(Arc::new(LocalFileSystem::new_with_prefix(&dir)?))
         }
+        Backend::S3 => Ok(Arc::new(config.s3.build()?)),
     }
 }
 
@@ -84,6 +91,7 @@ mod tests {
             filesystem: FilesystemConfig {
                 dir: dir.display().to_string(),
             },
+            ..StorageConfig::default()
         };
         let store = object_store(&config).unwrap();
         let key = object_store::path::Path::from("metrics/t/b/meta.json");
@@ -105,6 +113,7 @@ mod tests {
             filesystem: FilesystemConfig {
                 dir: file.path().display().to_string(),
             },
+            ..StorageConfig::default()
         };
         assert!(matches!(
             object_store(&config),

@@ -11,6 +11,13 @@ pub enum StorageError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("invalid config: {0}")]
+    Config(String),
+    #[error("reading storage.s3.secret_access_key_file {path}: {source}")]
+    ReadSecret {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
 }

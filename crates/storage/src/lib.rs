@@ -6,13 +6,14 @@
 //! - [`instrumented`]: `InstrumentedStore`, counting operations, failures, bytes and latency.
 //! - [`error`]: `StorageError`, mapped onto `sextant_model::ErrorKind`.
 //!
-//! Tests run against `object_store::memory::InMemory` and a temp dir: `cargo test -p sextant-storage`.
+//! Tests run against `object_store::memory::InMemory` and a temp dir: `cargo test -p sextant-storage`;
+//! the S3 backend against a real `s3s-fs` server in `tests/tests/s3_e2e.rs` (`make e2e`).
 
 pub mod config;
 pub mod error;
 pub mod instrumented;
 pub mod keys;
 
-pub use config::{object_store, Backend, FilesystemConfig, StorageConfig};
+pub use config::{object_store, Backend, FilesystemConfig, S3Config, StorageConfig};
 pub use error::StorageError;
 pub use instrumented::InstrumentedStore;
