@@ -63,9 +63,8 @@ main() {
         exit 1
     fi
     "$bin" --version 2>&1 | head -n 1
+    install_s3s_fs
 }
-
-main "$@"
 
 # s3s-fs: a filesystem-backed S3 server for tests/tests/s3_e2e.rs. Installed with cargo as the
 # user running this script (into ~/.cargo/bin), not as root; a few minutes of compiling once.
@@ -84,4 +83,4 @@ install_s3s_fs() {
     cargo install "s3s-fs@${S3S_FS_VERSION}" --locked --features binary
 }
 
-install_s3s_fs
+main "$@"
