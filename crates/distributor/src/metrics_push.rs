@@ -448,34 +448,52 @@ async fn handle_push(
             id: None,
             message: e.message,
         })?;
-    let limit = distributor.config.max_recv_msg_size;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| body_error(e, limit))?;
+    let body = read_body(body, distributor.config.max_recv_msg_size).await?;
     let report = distributor.push_metrics(&tenant, protocol, body).await;
     Ok(push_response(protocol, report))
 }
 
 /// A body over the limit is a 413 naming the limit; any other read failure is a 400.
-fn body_error(e: axum::Error, limit: usize) -> ApiError {
-    let source = e.into_inner();
-    if source
-        .downcast_ref::<http_body_util::LengthLimitError>()
-        .is_some()
-    {
-        return ApiError {
+/// Reads the body up to `limit` bytes. A longer body is read to its end (up to
+/// [`DRAIN_LIMIT_FACTOR`] × `limit`, then the connection is dropped) before the 413 is sent:
+/// answering while the client is still sending makes many clients see a reset connection
+/// instead of the 413 and its message.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                ErrorKind::BadRequest,
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > limit.saturating_mul(DRAIN_LIMIT_FACTOR) {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(ApiError {
             kind: ErrorKind::PayloadTooLarge,
             id: Some("err-sextant-request-too-large"),
             message: format!(
                 "request body too large: the limit is {limit} bytes (distributor.max_recv_msg_size)"
             ),
-        };
+        });
     }
-    ApiError::new(
-        ErrorKind::BadRequest,
-        format!("cannot read the request body: {source}"),
-    )
+    Ok(buf.freeze())
 }
+
+/// How much of an oversized body is drained before giving up on the connection.
+const DRAIN_LIMIT_FACTOR: usize = 16;
 
 fn push_response(protocol: Protocol, report: PushReport) -> Response {
     let written = report.written;
