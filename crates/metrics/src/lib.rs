@@ -20,6 +20,7 @@ pub mod chunk;
 pub mod db;
 pub mod head;
 pub mod remote_write;
+mod sorted_ids;
 pub mod validation;
 pub mod wal;
 pub mod write;

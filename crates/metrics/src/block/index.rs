@@ -4,6 +4,7 @@ use sextant_model::{Label, Labels, Matcher};
 
 use super::encoding::Decoder;
 use super::{BlockError, ChunkMeta, SeriesRef};
+use crate::sorted_ids::{intersect, subtract, union};
 
 pub(super) const INDEX_MAGIC: &[u8; 4] = b"SXIX";
 pub(super) const INDEX_VERSION: u8 = 1;
@@ -93,14 +94,16 @@ impl BlockIndex {
             let excluded = union(
                 entries
                     .iter()
-                    .filter(|p| !m.matches(&self.symbols[p.value as usize])),
+                    .filter(|p| !m.matches(&self.symbols[p.value as usize]))
+                    .map(|p| p.ids.as_slice()),
             );
-            complement(&excluded, self.series.len() as u32)
+            subtract(0..self.series.len() as u32, &excluded)
         } else {
             union(
                 entries
                     .iter()
-                    .filter(|p| m.matches(&self.symbols[p.value as usize])),
+                    .filter(|p| m.matches(&self.symbols[p.value as usize]))
+                    .map(|p| p.ids.as_slice()),
             )
         }
     }
@@ -283,42 +286,4 @@ fn finished(d: &Decoder<'_>) -> Result<(), BlockError> {
     } else {
         Err(d.corrupt("trailing bytes"))
     }
-}
-
-fn union<'a>(lists: impl Iterator<Item = &'a Postings>) -> Vec<u32> {
-    let mut out: Vec<u32> = lists.flat_map(|p| p.ids.iter().copied()).collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
-/// The ids in `0..n` not in the sorted `excluded`.
-fn complement(excluded: &[u32], n: u32) -> Vec<u32> {
-    let mut excluded = excluded.iter().peekable();
-    (0..n)
-        .filter(|id| {
-            if excluded.peek() == Some(&id) {
-                excluded.next();
-                false
-            } else {
-                true
-            }
-        })
-        .collect()
 }

@@ -5,6 +5,7 @@ use hashbrown::HashMap;
 use sextant_model::{MatchOp, Matcher};
 
 use super::symbols::SymbolTable;
+use crate::sorted_ids::{intersect, subtract, union};
 
 #[derive(Debug, Default)]
 pub(crate) struct Postings {
@@ -79,7 +80,7 @@ impl Postings {
         }
         excluded.sort_unstable();
         excluded.dedup();
-        subtract(&selected, &excluded)
+        subtract(selected, &excluded)
     }
 }
 
@@ -100,45 +101,13 @@ fn union_where(
     symbols: &SymbolTable,
     keep: impl Fn(&str) -> bool,
 ) -> Vec<u32> {
-    let mut out: Vec<u32> = values
-        .into_iter()
-        .flatten()
-        .filter(|(v, _)| keep(symbols.get(**v)))
-        .flat_map(|(_, ids)| ids.iter().copied())
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
-}
-
-/// `a` without the elements of `b`; both sorted.
-fn subtract(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut j = 0;
-    a.iter()
-        .copied()
-        .filter(|x| {
-            while j < b.len() && b[j] < *x {
-                j += 1;
-            }
-            j >= b.len() || b[j] != *x
-        })
-        .collect()
+    union(
+        values
+            .into_iter()
+            .flatten()
+            .filter(|(v, _)| keep(symbols.get(**v)))
+            .map(|(_, ids)| ids.as_slice()),
+    )
 }
 
 #[cfg(test)]
@@ -211,8 +180,6 @@ mod tests {
 
     #[test]
     fn set_operations() {
-        assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), [3, 5]);
-        assert_eq!(subtract(&[1, 3, 5, 7], &[3, 4, 7]), [1, 5]);
         let mut l = vec![1, 5];
         insert_sorted(&mut l, 3);
         insert_sorted(&mut l, 9);
