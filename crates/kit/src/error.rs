@@ -80,6 +80,7 @@ pub fn grpc_code(kind: ErrorKind) -> tonic::Code {
         // gRPC has no "too large"; OutOfRange is otherwise unused here.
         ErrorKind::PayloadTooLarge => tonic::Code::OutOfRange,
         ErrorKind::UnsupportedMediaType => tonic::Code::FailedPrecondition,
+        ErrorKind::Unprocessable => tonic::Code::Aborted,
         ErrorKind::TooManyRequests => tonic::Code::ResourceExhausted,
         ErrorKind::Unavailable => tonic::Code::Unavailable,
         ErrorKind::Internal => tonic::Code::Internal,
@@ -96,9 +97,8 @@ pub fn kind_from_grpc(code: tonic::Code) -> ErrorKind {
         Code::OutOfRange => ErrorKind::PayloadTooLarge,
         Code::FailedPrecondition => ErrorKind::UnsupportedMediaType,
         Code::ResourceExhausted => ErrorKind::TooManyRequests,
-        Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded | Code::Aborted => {
-            ErrorKind::Unavailable
-        }
+        Code::Aborted => ErrorKind::Unprocessable,
+        Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded => ErrorKind::Unavailable,
         Code::Ok | Code::Unknown | Code::Unimplemented | Code::Internal | Code::DataLoss => {
             ErrorKind::Internal
         }
@@ -110,7 +110,7 @@ mod tests {
     use super::*;
     use tonic::Code;
 
-    const KINDS: [(ErrorKind, Code, u16); 8] = [
+    const KINDS: [(ErrorKind, Code, u16); 9] = [
         (ErrorKind::BadRequest, Code::InvalidArgument, 400),
         (ErrorKind::Unauthorized, Code::Unauthenticated, 401),
         (ErrorKind::NotFound, Code::NotFound, 404),
@@ -120,6 +120,7 @@ mod tests {
             Code::FailedPrecondition,
             415,
         ),
+        (ErrorKind::Unprocessable, Code::Aborted, 422),
         (ErrorKind::TooManyRequests, Code::ResourceExhausted, 429),
         (ErrorKind::Unavailable, Code::Unavailable, 503),
         (ErrorKind::Internal, Code::Internal, 500),

@@ -10,6 +10,7 @@
 //! - [`head`]: the in-memory per-tenant head: interned label sets, postings, chunks.
 //! - [`wal`]: segmented, checksummed write-ahead log records and replay.
 //! - [`db`]: a tenant's head and WAL together: append (WAL before ack), replay, query.
+//! - [`promql`]: the PromQL engine (parser front end, evaluator, `.test` script runner).
 //!
 //! What changes together: a new field in [`write`](mod@write) touches the decoders, validation and the
 //! head's append. Unit tests sit beside each module; decoders have proptests and a fuzz target
@@ -19,6 +20,7 @@ pub mod block;
 pub mod chunk;
 pub mod db;
 pub mod head;
+pub mod promql;
 pub mod remote_write;
 mod sorted_ids;
 pub mod validation;

@@ -14,6 +14,9 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// Wrong `Content-Type` or `Content-Encoding` (HTTP 415).
     UnsupportedMediaType,
+    /// The request is well-formed but cannot be carried out, e.g. a query that fails during
+    /// evaluation (HTTP 422, Prometheus's `execution` error).
+    Unprocessable,
     /// A per-tenant limit was hit; retrying later may succeed (HTTP 429).
     TooManyRequests,
     /// Not enough healthy replicas or the component is not ready (HTTP 503).
@@ -31,6 +34,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::Unprocessable => 422,
             ErrorKind::TooManyRequests => 429,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,

@@ -1,0 +1,470 @@
+//! Function calls: argument evaluation and dispatch to the function library, plus the
+//! functions that need the evaluator itself (`time`, `vector`, `scalar`, `absent`,
+//! `absent_over_time`, `timestamp`, `pi`).
+
+use std::borrow::Cow;
+
+use promql_parser::parser::value::ValueType;
+use sextant_model::{Labels, MatchOp, METRIC_NAME};
+
+use crate::promql::binary::StepCtx;
+use crate::promql::functions::{self, FnArg, RangeOutput, RangeWindow};
+use crate::promql::histogram::CounterResetHint;
+use crate::promql::parse::SelectorModifier;
+use crate::promql::value::{EvalError, FPoint, HPoint, Matrix, Sample, Series};
+
+use super::plan::{Call, Node, Selector};
+use super::selector::{point_after, point_before, window, without_stale, Picked};
+use super::steps::{drop_metric_name, scalar_at};
+use super::Evaluator;
+
+const ANCHORED_SAFE: &[&str] = &["changes", "delta", "increase", "rate", "resets"];
+const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
+
+/// Where a range function reads its windows from: a range selector's series or a
+/// subquery's result.
+struct RangeSource<'a> {
+    series: Cow<'a, [Series]>,
+    offset_ms: i64,
+    at: Option<i64>,
+    range_ms: i64,
+    modifier: SelectorModifier,
+}
+
+impl Evaluator<'_> {
+    pub fn eval_call(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let (start, end, step) = self.env.query;
+        if self.start != self.end
+            && matches!(
+                call.name,
+                "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
+            )
+        {
+            self.state.annotations.warn(
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels",
+            );
+        }
+        match call.name {
+            "time" => Ok(self.constant_per_step(|ts| ts as f64 / 1000.0)),
+            "start" => Ok(self.constant_per_step(|_| start as f64 / 1000.0)),
+            "end" => Ok(self.constant_per_step(|_| end as f64 / 1000.0)),
+            "range" => Ok(self.constant_per_step(|_| (end - start) as f64 / 1000.0)),
+            "step" => Ok(self.constant_per_step(|_| step as f64 / 1000.0)),
+            "pi" => Ok(self.constant_per_step(|_| std::f64::consts::PI)),
+            "vector" => self.eval_vector_fn(call),
+            "scalar" => self.eval_scalar_fn(call),
+            "absent" => self.eval_absent(call),
+            "absent_over_time" => self.eval_absent_over_time(call),
+            "timestamp" => self.eval_timestamp(call),
+            "info" => self.eval_info(call),
+            name if functions::is_range_function(name) => self.eval_range_call(call),
+            _ => self.eval_instant_call(call),
+        }
+    }
+
+    /// A scalar-typed matrix with `f(ts)` at every step.
+    pub fn constant_per_step(&self, f: impl Fn(i64) -> f64) -> Matrix {
+        let floats = self.steps().map(|t| FPoint { t, f: f(t) }).collect();
+        vec![Series {
+            floats,
+            ..Series::default()
+        }]
+    }
+
+    fn eval_vector_fn(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let arg = self.eval_matrix_arg(&call.args[0])?;
+        let mut cursor = 0;
+        let floats: Vec<FPoint> = self
+            .steps()
+            .map(|t| FPoint {
+                t,
+                f: scalar_at(&arg, &mut cursor, t),
+            })
+            .collect();
+        Ok(vec![Series {
+            floats,
+            ..Series::default()
+        }])
+    }
+
+    fn eval_scalar_fn(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let arg = self.eval_matrix_arg(&call.args[0])?;
+        self.range_eval(&[arg], |_, ts, vectors| {
+            let mut floats = vectors[0].iter().filter(|s| s.h.is_none());
+            let f = match (floats.next(), floats.next()) {
+                (Some(s), None) => s.f,
+                _ => f64::NAN,
+            };
+            Ok(vec![plain_sample(Labels::default(), ts, f)])
+        })
+    }
+
+    fn eval_absent(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let labels = self.absent_labels(&call.args[0]);
+        let arg = self.eval_matrix_arg(&call.args[0])?;
+        self.range_eval(&[arg], |_, ts, vectors| {
+            Ok(if vectors[0].is_empty() {
+                vec![plain_sample(labels.clone(), ts, 1.0)]
+            } else {
+                Vec::new()
+            })
+        })
+    }
+
+    /// The labels `absent` reports: the equality matchers of a selector argument, except
+    /// `__name__` and labels matched more than once (Prometheus's `createLabelsForAbsentFunction`).
+    fn absent_labels(&self, arg: &Node) -> Labels {
+        let sel = match arg.unwrapped() {
+            Node::Vector(i) | Node::Matrix { sel: i, .. } => &self.env.selectors[*i],
+            _ => return Labels::default(),
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for m in sel.matchers() {
+            if m.name == METRIC_NAME {
+                continue;
+            }
+            if m.op == MatchOp::Equal && !seen.contains(&m.name.as_str()) {
+                pairs.push((m.name.clone(), m.value.clone()));
+            } else {
+                pairs.retain(|(n, _)| n != &m.name);
+            }
+            seen.push(&m.name);
+        }
+        Labels::from_pairs(pairs)
+    }
+
+    fn eval_absent_over_time(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let labels = self.absent_labels(&call.args[0]);
+        let source = self.range_source(&call.args[0])?;
+        let steps: Vec<i64> = self.steps().collect();
+        let mut present = vec![false; steps.len()];
+        for s in source.series.iter() {
+            let (floats, histograms) = without_stale(s);
+            for (i, &ts) in steps.iter().enumerate() {
+                let end = source.at.unwrap_or(ts) - source.offset_ms;
+                let start = end - source.range_ms;
+                let (flo, fhi) = window(&floats, |p| p.t, start, end);
+                let (hlo, hhi) = window(&histograms, |p| p.t, start, end);
+                present[i] |= fhi > flo || hhi > hlo;
+            }
+        }
+        let floats: Vec<FPoint> = steps
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(&t, _)| FPoint { t, f: 1.0 })
+            .collect();
+        if floats.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Series {
+            metric: labels,
+            floats,
+            histograms: Vec::new(),
+            drop_name: true,
+        }])
+    }
+
+    /// `timestamp(v)`: over a plain selector the timestamps of the samples themselves,
+    /// otherwise the evaluation time.
+    fn eval_timestamp(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let delayed = self.env.delayed_name_removal;
+        if let Node::Vector(i) = call.args[0].unwrapped() {
+            let sel = &self.env.selectors[*i];
+            let lookback = self.env.lookback;
+            let steps: Vec<i64> = self.steps().collect();
+            let mut out = Vec::with_capacity(sel.series.len());
+            for s in &sel.series {
+                let mut floats = Vec::new();
+                for &ts in &steps {
+                    let picked = super::selector::pick(s, self.ref_time(sel, ts), lookback);
+                    let t = match picked {
+                        Some(Picked::Float(t, _)) | Some(Picked::Histogram(t, _)) => t,
+                        None => continue,
+                    };
+                    floats.push(FPoint {
+                        t: ts,
+                        f: t as f64 / 1000.0,
+                    });
+                }
+                self.state.samples_read += floats.len() as u64;
+                self.add_samples(floats.len())?;
+                if !floats.is_empty() {
+                    out.push(Series {
+                        metric: name_dropped(&s.metric, delayed),
+                        floats,
+                        histograms: Vec::new(),
+                        drop_name: true,
+                    });
+                }
+            }
+            return Ok(out);
+        }
+        let arg = self.eval_matrix_arg(&call.args[0])?;
+        self.range_eval(&[arg], |_, ts, vectors| {
+            Ok(vectors
+                .into_iter()
+                .flatten()
+                .map(|s| Sample {
+                    metric: name_dropped(&s.metric, delayed),
+                    t: ts,
+                    f: ts as f64 / 1000.0,
+                    h: None,
+                    drop_name: true,
+                })
+                .collect())
+        })
+    }
+
+    /// Every other function over instant vectors, scalars and strings.
+    fn eval_instant_call(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let mut inputs = Vec::new();
+        let mut kinds = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            match arg.unwrapped() {
+                Node::Str(s) => kinds.push(ArgKind::Str(s.clone())),
+                other => {
+                    let kind = if other.value_type() == ValueType::Scalar {
+                        ArgKind::Scalar(inputs.len())
+                    } else {
+                        ArgKind::Vector(inputs.len())
+                    };
+                    inputs.push(self.eval_matrix_arg(arg)?);
+                    kinds.push(kind);
+                }
+            }
+        }
+        let name = call.name;
+        self.range_eval(&inputs, |ev, ts, mut vectors| {
+            let args = kinds
+                .iter()
+                .map(|k| match k {
+                    ArgKind::Str(s) => FnArg::Str(s.clone()),
+                    ArgKind::Scalar(i) => {
+                        FnArg::Scalar(vectors[*i].first().map_or(f64::NAN, |s| s.f))
+                    }
+                    ArgKind::Vector(i) => FnArg::Vector(std::mem::take(&mut vectors[*i])),
+                })
+                .collect();
+            let mut ctx = StepCtx {
+                ts,
+                annotations: &mut ev.state.annotations,
+                delayed_name_removal: ev.env.delayed_name_removal,
+            };
+            functions::instant_function(name, args, &mut ctx)
+        })
+    }
+
+    /// A function over a range vector: one call per series and step on a sliding window.
+    fn eval_range_call(&mut self, call: &Call) -> Result<Matrix, EvalError> {
+        let matrix_idx = call
+            .args
+            .iter()
+            .position(|a| a.value_type() == ValueType::Matrix)
+            .ok_or_else(|| {
+                EvalError::Execution(format!("{}: missing range vector argument", call.name))
+            })?;
+        let mut scalar_args = Vec::new();
+        for (i, arg) in call.args.iter().enumerate() {
+            if i != matrix_idx {
+                scalar_args.push(self.eval_matrix_arg(arg)?);
+            }
+        }
+        let source = self.range_source(&call.args[matrix_idx])?;
+        check_modifier(call.name, source.modifier)?;
+        let steps: Vec<i64> = self.steps().collect();
+        let scalars_per_step: Vec<Vec<f64>> = {
+            let mut cursors = vec![0usize; scalar_args.len()];
+            steps
+                .iter()
+                .map(|&ts| {
+                    scalar_args
+                        .iter()
+                        .zip(cursors.iter_mut())
+                        .map(|(m, c)| scalar_at(m, c, ts))
+                        .collect()
+                })
+                .collect()
+        };
+        let keep_name = matches!(call.name, "last_over_time" | "first_over_time");
+        let mut out = Vec::with_capacity(source.series.len());
+        for s in source.series.iter() {
+            let series = self.range_call_series(
+                call.name,
+                s,
+                &source,
+                &steps,
+                &scalars_per_step,
+                keep_name,
+            )?;
+            if let Some(series) = series {
+                out.push(series);
+            }
+        }
+        Ok(out)
+    }
+
+    fn range_call_series(
+        &mut self,
+        name: &str,
+        s: &Series,
+        source: &RangeSource<'_>,
+        steps: &[i64],
+        scalars: &[Vec<f64>],
+        keep_name: bool,
+    ) -> Result<Option<Series>, EvalError> {
+        let delayed = self.env.delayed_name_removal;
+        let lookback = self.env.lookback;
+        let (floats, histograms) = without_stale(s);
+        let mut ss = Series {
+            metric: if keep_name {
+                s.metric.clone()
+            } else {
+                name_dropped(&s.metric, delayed)
+            },
+            drop_name: !keep_name || s.drop_name,
+            ..Series::default()
+        };
+        let extended = source.modifier != SelectorModifier::None;
+        for (step, &ts) in steps.iter().enumerate() {
+            let end = source.at.unwrap_or(ts) - source.offset_ms;
+            let start = end - source.range_ms;
+            let (flo, fhi) = window(&floats, |p| p.t, start, end);
+            let (hlo, hhi) = window(&histograms, |p| p.t, start, end);
+            let (before, after) = if extended {
+                let after = (source.modifier == SelectorModifier::Smoothed)
+                    .then(|| point_after(&floats, end, lookback))
+                    .flatten();
+                (point_before(&floats, start, lookback), after)
+            } else {
+                (None, None)
+            };
+            if fhi == flo && hhi == hlo && before.is_none() && after.is_none() {
+                continue;
+            }
+            self.state.samples_read += (fhi - flo + hhi - hlo) as u64;
+            let w = RangeWindow {
+                floats: &floats[flo..fhi],
+                histograms: &histograms[hlo..hhi],
+                range_start: start,
+                range_end: end,
+                modifier: source.modifier,
+                before,
+                after,
+                metric: &s.metric,
+            };
+            let mut ctx = StepCtx {
+                ts,
+                annotations: &mut self.state.annotations,
+                delayed_name_removal: delayed,
+            };
+            match functions::range_function(name, &w, &scalars[step], &mut ctx)? {
+                Some(RangeOutput::Float(f)) => ss.floats.push(FPoint { t: ts, f }),
+                Some(RangeOutput::Histogram(h)) => ss.histograms.push(HPoint {
+                    t: ts,
+                    h: Box::new(h),
+                }),
+                None => continue,
+            }
+            self.add_samples(1)?;
+        }
+        if matches!(name, "rate" | "increase") && !ss.floats.is_empty() {
+            if let Some(metric) = s.metric.metric_name() {
+                if !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|x| metric.ends_with(x))
+                {
+                    self.state.annotations.info(format!(
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                    ));
+                }
+            }
+        }
+        Ok((!ss.floats.is_empty() || !ss.histograms.is_empty()).then_some(ss))
+    }
+
+    /// The series a range function reads: a selector's, or a subquery's evaluated result.
+    fn range_source<'n>(&mut self, node: &'n Node) -> Result<RangeSource<'n>, EvalError>
+    where
+        Self: 'n,
+    {
+        match node.unwrapped() {
+            Node::Matrix { sel, range_ms } => {
+                let sel: &Selector = &self.env.selectors[*sel];
+                Ok(RangeSource {
+                    series: Cow::Borrowed(sel.series.as_slice()),
+                    offset_ms: sel.offset_ms,
+                    at: sel.at,
+                    range_ms: *range_ms,
+                    modifier: sel.modifier,
+                })
+            }
+            Node::Subquery(sq) => {
+                let mut mat = self.eval_subquery(sq)?;
+                for s in &mut mat {
+                    for p in &mut s.histograms {
+                        if matches!(
+                            p.h.counter_reset_hint,
+                            CounterResetHint::CounterReset | CounterResetHint::NotCounterReset
+                        ) {
+                            p.h.counter_reset_hint = CounterResetHint::Unknown;
+                        }
+                    }
+                }
+                Ok(RangeSource {
+                    series: Cow::Owned(mat),
+                    offset_ms: sq.offset_ms,
+                    at: sq.at,
+                    range_ms: sq.range_ms,
+                    modifier: SelectorModifier::None,
+                })
+            }
+            _ => Err(EvalError::Execution(
+                "expected a range vector argument".into(),
+            )),
+        }
+    }
+}
+
+enum ArgKind {
+    Str(String),
+    Scalar(usize),
+    Vector(usize),
+}
+
+fn check_modifier(name: &str, modifier: SelectorModifier) -> Result<(), EvalError> {
+    let (label, allowed) = match modifier {
+        SelectorModifier::None => return Ok(()),
+        SelectorModifier::Anchored => ("anchored", ANCHORED_SAFE),
+        SelectorModifier::Smoothed => ("smoothed", SMOOTHED_SAFE),
+    };
+    if allowed.contains(&name) {
+        return Ok(());
+    }
+    Err(EvalError::Execution(format!(
+        "{label} modifier can only be used with: {} - not with {name}",
+        allowed.join(", ")
+    )))
+}
+
+/// A float sample without `drop_name`.
+pub(crate) fn plain_sample(metric: Labels, t: i64, f: f64) -> Sample {
+    Sample {
+        metric,
+        t,
+        f,
+        h: None,
+        drop_name: false,
+    }
+}
+
+/// The labels of a result that drops the metric name: kept as they are (and flagged) with
+/// delayed name removal, without the name otherwise.
+pub(crate) fn name_dropped(labels: &Labels, delayed: bool) -> Labels {
+    if delayed {
+        labels.clone()
+    } else {
+        drop_metric_name(labels)
+    }
+}
