@@ -39,6 +39,17 @@ pub struct IngesterMetricsConfig {
     pub wal_fsync_interval: Duration,
     /// Size at which a WAL segment file is closed and a new one started.
     pub wal_segment_size: u64,
+    /// Length of the blocks cut from the head; blocks are aligned to multiples of it in
+    /// sample time (Prometheus' and Mimir's 2h).
+    #[serde(with = "sextant_model::duration")]
+    pub block_duration: Duration,
+    /// How far the head's newest sample must be past a block's end before the block is cut,
+    /// leaving room for late samples. `0s` means half of `block_duration` (Prometheus' rule).
+    #[serde(with = "sextant_model::duration")]
+    pub block_cut_grace: Duration,
+    /// How often the shipper looks for blocks to cut and retries failed uploads.
+    #[serde(with = "sextant_model::duration")]
+    pub block_check_interval: Duration,
 }
 
 impl Default for IngesterMetricsConfig {
@@ -47,6 +58,19 @@ impl Default for IngesterMetricsConfig {
             replication_factor: 3,
             wal_fsync_interval: Duration::from_secs(1),
             wal_segment_size: 128 << 20,
+            block_duration: Duration::from_secs(2 * 60 * 60),
+            block_cut_grace: Duration::ZERO,
+            block_check_interval: Duration::from_secs(15),
+        }
+    }
+}
+
+impl IngesterMetricsConfig {
+    /// The grace after a block's end before it is cut, with `0s` resolved.
+    pub fn effective_block_cut_grace(&self) -> Duration {
+        match self.block_cut_grace.is_zero() {
+            true => self.block_duration / 2,
+            false => self.block_cut_grace,
         }
     }
 }
@@ -63,6 +87,48 @@ impl IngesterConfig {
         if self.metrics.wal_segment_size < 1 << 20 {
             return Err("ingester.metrics.wal_segment_size must be >= 1048576".into());
         }
+        if self.metrics.block_duration < Duration::from_secs(1) {
+            return Err("ingester.metrics.block_duration must be >= 1s".into());
+        }
+        if self.metrics.block_check_interval.is_zero() {
+            return Err("ingester.metrics.block_check_interval must be > 0s".into());
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_settings_parse_and_validate() {
+        let c: IngesterMetricsConfig =
+            serde_yaml::from_str("block_duration: 5s\nblock_check_interval: 1s\n").unwrap();
+        assert_eq!(c.block_duration, Duration::from_secs(5));
+        assert_eq!(c.effective_block_cut_grace(), Duration::from_millis(2500));
+        let c: IngesterMetricsConfig = serde_yaml::from_str("block_cut_grace: 1ms\n").unwrap();
+        assert_eq!(c.effective_block_cut_grace(), Duration::from_millis(1));
+        let bad = |metrics| IngesterConfig {
+            metrics,
+            ..IngesterConfig::default()
+        };
+        let zero_interval = IngesterMetricsConfig {
+            block_check_interval: Duration::ZERO,
+            ..IngesterMetricsConfig::default()
+        };
+        let tiny_blocks = IngesterMetricsConfig {
+            block_duration: Duration::from_millis(10),
+            ..IngesterMetricsConfig::default()
+        };
+        assert!(bad(zero_interval)
+            .validate()
+            .unwrap_err()
+            .contains("block_check_interval"));
+        assert!(bad(tiny_blocks)
+            .validate()
+            .unwrap_err()
+            .contains("block_duration"));
+        assert!(IngesterConfig::default().validate().is_ok());
     }
 }

@@ -4,8 +4,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use sextant_metrics::db::{AppendOutcome, ReplayStats};
+use sextant_metrics::db::{AppendOutcome, ReplayStats, TruncateStats};
 use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +38,13 @@ pub(crate) struct IngesterMetrics {
     replayed: Family<KindLabels, Counter>,
     replay_corrupt: Family<SignalLabels, Counter>,
     wal_sync_failures: Family<SignalLabels, Counter>,
+    blocks_cut: Family<SignalLabels, Counter>,
+    blocks_uploaded: Family<SignalLabels, Counter>,
+    block_upload_failures: Family<SignalLabels, Counter>,
+    block_upload_bytes: Family<SignalLabels, Counter>,
+    last_upload_seconds: Family<SignalLabels, Gauge<f64, AtomicU64>>,
+    head_truncations: Family<SignalLabels, Counter>,
+    checkpoint_seconds: Family<SignalLabels, Histogram>,
 }
 
 impl IngesterMetrics {
@@ -51,6 +59,15 @@ impl IngesterMetrics {
             replayed: Family::default(),
             replay_corrupt: Family::default(),
             wal_sync_failures: Family::default(),
+            blocks_cut: Family::default(),
+            blocks_uploaded: Family::default(),
+            block_upload_failures: Family::default(),
+            block_upload_bytes: Family::default(),
+            last_upload_seconds: Family::default(),
+            head_truncations: Family::default(),
+            checkpoint_seconds: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.01, 4.0, 8))
+            }),
         };
         let r = registry.sub_registry_with_prefix("sextant_ingester");
         r.register(
@@ -98,7 +115,75 @@ impl IngesterMetrics {
             "Failed WAL fsyncs.",
             m.wal_sync_failures.clone(),
         );
+        m.register_blocks(r);
         m
+    }
+
+    fn register_blocks(&self, r: &mut Registry) {
+        r.register(
+            "blocks_cut",
+            "Blocks cut from the heads.",
+            self.blocks_cut.clone(),
+        );
+        r.register(
+            "blocks_uploaded",
+            "Blocks uploaded to object storage.",
+            self.blocks_uploaded.clone(),
+        );
+        r.register(
+            "block_upload_failures",
+            "Block uploads that failed (retried on the next tick).",
+            self.block_upload_failures.clone(),
+        );
+        r.register(
+            "block_upload_bytes",
+            "Bytes of blocks uploaded.",
+            self.block_upload_bytes.clone(),
+        );
+        r.register(
+            "last_block_upload_timestamp_seconds",
+            "Unix time of the last successful block upload.",
+            self.last_upload_seconds.clone(),
+        );
+        r.register(
+            "head_truncations",
+            "Head truncations after a block upload.",
+            self.head_truncations.clone(),
+        );
+        r.register(
+            "wal_checkpoint_duration_seconds",
+            "Time spent writing a WAL checkpoint.",
+            self.checkpoint_seconds.clone(),
+        );
+    }
+
+    pub(crate) fn count_block_cut(&self) {
+        self.blocks_cut.get_or_create(&METRICS).inc();
+    }
+
+    pub(crate) fn count_upload_failure(&self) {
+        self.block_upload_failures.get_or_create(&METRICS).inc();
+    }
+
+    pub(crate) fn observe_upload(&self, bytes: u64) {
+        self.blocks_uploaded.get_or_create(&METRICS).inc();
+        self.block_upload_bytes
+            .get_or_create(&METRICS)
+            .inc_by(bytes);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.last_upload_seconds.get_or_create(&METRICS).set(now);
+    }
+
+    pub(crate) fn observe_truncation(&self, stats: &TruncateStats) {
+        self.head_truncations.get_or_create(&METRICS).inc();
+        self.checkpoint_seconds
+            .get_or_create(&METRICS)
+            .observe(stats.checkpoint_duration.as_secs_f64());
+        self.head_series
+            .get_or_create(&METRICS)
+            .dec_by(stats.series_removed as i64);
     }
 
     pub(crate) fn observe_append(&self, outcome: &AppendOutcome) {

@@ -3,15 +3,19 @@
 //!
 //! - [`config`]: `IngesterConfig` (the `ingester:` YAML block).
 //! - `metrics_ingester`: the metrics side — tenant databases (head + WAL), push and query over
-//!   gRPC, replay on start, WAL fsync timer, flush and ring exit on stop.
+//!   gRPC, replay on start, WAL fsync timer, flush and ring exit on stop; its `shipper` cuts
+//!   blocks, uploads them to object storage and truncates head and WAL.
+//! - `error`: `IngesterError` (block shipping).
 //! - `instrumentation`: `sextant_ingester_*` self-metrics.
 //!
 //! Tests: unit tests beside the code drive the gRPC service methods directly; the kill -9 and
 //! restart scenarios run real processes in `tests/` (package `sextant-e2e`).
 
 pub mod config;
+mod error;
 mod instrumentation;
 mod metrics_ingester;
 
 pub use config::{IngesterConfig, IngesterMetricsConfig};
-pub use metrics_ingester::{MetricsIngester, RingMembership};
+pub use error::IngesterError;
+pub use metrics_ingester::{BlockShipperService, MetricsIngester, RingMembership, ShipOutcome};

@@ -3,6 +3,14 @@
 //! Start: replay every tenant's WAL, then join the `ingester-metrics` ring, then report ready.
 //! Stop (SIGTERM or `POST /ingester/shutdown`): leave the ring so writes go elsewhere, then
 //! fsync every WAL.
+//!
+//! - `read`: label names and values, series and metadata of recent data.
+//! - `shipper`: cutting blocks, uploading them, truncating head and WAL; `/ingester/flush`.
+//! - `convert`: engine results to wire messages.
+
+mod convert;
+mod read;
+mod shipper;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,18 +24,21 @@ use axum::routing::post;
 use axum::Router;
 use futures::future::BoxFuture;
 use futures::Stream;
+use object_store::ObjectStore;
 use parking_lot::RwLock;
 use prometheus_client::registry::Registry;
 use sextant_kit::http::ReadyFlag;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Service};
-use sextant_metrics::db::{AppendOptions, AppendOutcome, SeriesData, TenantDb, TenantDbConfig};
+use sextant_metrics::db::{AppendOptions, AppendOutcome, TenantDb, TenantDbConfig};
 use sextant_metrics::remote_write;
-use sextant_metrics::write::{self, WriteBatch};
+use sextant_metrics::write::WriteBatch;
 use sextant_model::{TenantId, TenantLimits, TimeRange};
 use sextant_proto::ingester::metrics_ingester_server::{self, MetricsIngesterServer};
 use sextant_proto::ingester::{
+    MetricsLabelsRequest, MetricsLabelsResponse, MetricsMetadataRequest, MetricsMetadataResponse,
     MetricsPushRequest, MetricsPushResponse, MetricsQueryRequest, MetricsQueryResponse,
+    MetricsSeriesRequest, MetricsSeriesResponse,
 };
 use sextant_proto::prometheus as wire;
 use tokio::sync::Mutex as AsyncMutex;
@@ -36,6 +47,8 @@ use tonic::{Request, Response, Status};
 
 use crate::config::IngesterConfig;
 use crate::instrumentation::IngesterMetrics;
+use read::{parse_matchers, parse_tenant};
+pub use shipper::{BlockShipperService, ShipOutcome};
 
 /// What the ingester needs of its ring membership (the lifecycler), so it can be tested
 /// without gossip.
@@ -56,6 +69,10 @@ pub struct MetricsIngester {
     config: IngesterConfig,
     overrides: Overrides,
     ring: Arc<dyn RingMembership>,
+    /// Where cut blocks are uploaded.
+    store: Arc<dyn ObjectStore>,
+    /// Written into each block's meta as its source.
+    instance_id: String,
     tenants: RwLock<HashMap<TenantId, Arc<TenantDb>>>,
     metrics: IngesterMetrics,
     ready: ReadyFlag,
@@ -67,6 +84,8 @@ pub struct MetricsIngester {
     /// Held while a tenant's database is opened, so two first pushes of a tenant never open
     /// (and write) the same WAL twice.
     opening: AsyncMutex<()>,
+    /// Held by a shipping pass (timer or flush), so blocks are cut one pass at a time.
+    shipping: AsyncMutex<()>,
 }
 
 impl MetricsIngester {
@@ -74,15 +93,22 @@ impl MetricsIngester {
         config: IngesterConfig,
         overrides: Overrides,
         ring: Arc<dyn RingMembership>,
+        store: Arc<dyn ObjectStore>,
         ready: ReadyFlag,
         process_shutdown: CancellationToken,
         registry: &mut Registry,
     ) -> Arc<Self> {
         ready.set_not_ready("metrics ingester is replaying its WAL");
+        let instance_id = match config.lifecycler.instance_id.as_str() {
+            "" => std::env::var("HOSTNAME").unwrap_or_else(|_| "ingester".to_owned()),
+            id => id.to_owned(),
+        };
         Arc::new(MetricsIngester {
             config,
             overrides,
             ring,
+            store,
+            instance_id,
             tenants: RwLock::new(HashMap::new()),
             metrics: IngesterMetrics::new(registry),
             ready,
@@ -90,6 +116,7 @@ impl MetricsIngester {
             background: CancellationToken::new(),
             left: AsyncMutex::new(false),
             opening: AsyncMutex::new(()),
+            shipping: AsyncMutex::new(()),
         })
     }
 
@@ -101,20 +128,36 @@ impl MetricsIngester {
     }
 
     /// `POST /ingester/shutdown`: leave the ring, flush the WAL, then stop the process.
+    /// `POST /ingester/flush`: cut and upload everything in the heads now; 204 when done.
     pub fn router(self: &Arc<Self>) -> Router {
         let this = self.clone();
-        Router::new().route(
-            "/ingester/shutdown",
-            post(move || async move {
-                match this.leave_and_flush().await {
-                    Ok(()) => {
-                        this.process_shutdown.cancel();
-                        StatusCode::NO_CONTENT.into_response()
+        let flusher = self.clone();
+        Router::new()
+            .route(
+                "/ingester/shutdown",
+                post(move || async move {
+                    match this.leave_and_flush().await {
+                        Ok(()) => {
+                            this.process_shutdown.cancel();
+                            StatusCode::NO_CONTENT.into_response()
+                        }
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
                     }
-                    Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-                }
-            }),
-        )
+                }),
+            )
+            .route(
+                "/ingester/flush",
+                post(move || async move {
+                    let outcome = flusher.flush_blocks().await;
+                    match outcome.errors.is_empty() {
+                        true => StatusCode::NO_CONTENT.into_response(),
+                        false => (StatusCode::INTERNAL_SERVER_ERROR, outcome.errors.join("\n"))
+                            .into_response(),
+                    }
+                }),
+            )
     }
 
     fn metrics_wal_dir(&self) -> PathBuf {
@@ -195,8 +238,7 @@ impl MetricsIngester {
 
     /// Decodes and appends one push; the WAL holds it before this returns `Ok`.
     pub async fn push(&self, request: MetricsPushRequest) -> Result<MetricsPushResponse, Status> {
-        let tenant = TenantId::parse(&request.tenant)
-            .map_err(|e| Status::invalid_argument(format!("invalid tenant: {e}")))?;
+        let tenant = parse_tenant(&request.tenant)?;
         let db = self.open_tenant(&tenant).await?;
         let options = self.append_options(&self.overrides.limits(&tenant));
         let outcome =
@@ -232,14 +274,8 @@ impl MetricsIngester {
         &self,
         request: MetricsQueryRequest,
     ) -> Result<Vec<wire::TimeSeries>, Status> {
-        let tenant = TenantId::parse(&request.tenant)
-            .map_err(|e| Status::invalid_argument(format!("invalid tenant: {e}")))?;
-        let matchers = request
-            .matchers
-            .iter()
-            .map(sextant_proto::matcher_from_wire)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let tenant = parse_tenant(&request.tenant)?;
+        let matchers = parse_matchers(&request.matchers)?;
         let Some(db) = self.tenants.read().get(&tenant).cloned() else {
             return Ok(Vec::new());
         };
@@ -247,7 +283,7 @@ impl MetricsIngester {
         tokio::task::spawn_blocking(move || {
             db.query(range, &matchers)
                 .into_iter()
-                .map(series_to_wire)
+                .map(convert::series_to_wire)
                 .collect()
         })
         .await
@@ -387,71 +423,42 @@ impl metrics_ingester_server::MetricsIngester for GrpcHandler {
         }
         Ok(Response::new(Box::pin(futures::stream::iter(batches))))
     }
-}
 
-fn series_to_wire(series: SeriesData) -> wire::TimeSeries {
-    let labels = |l: &sextant_model::Labels| {
-        l.iter()
-            .map(|l| wire::Label {
-                name: l.name.clone(),
-                value: l.value.clone(),
-            })
-            .collect()
-    };
-    wire::TimeSeries {
-        labels: labels(&series.labels),
-        samples: series
-            .samples
-            .iter()
-            .map(|s| wire::Sample {
-                value: s.value,
-                timestamp: s.timestamp_ms,
-            })
-            .collect(),
-        exemplars: series
-            .exemplars
-            .iter()
-            .map(|e| wire::Exemplar {
-                labels: labels(&e.labels),
-                value: e.value,
-                timestamp: e.timestamp_ms,
-            })
-            .collect(),
-        histograms: series.histograms.iter().map(histogram_to_wire).collect(),
+    async fn label_names(
+        &self,
+        request: Request<MetricsLabelsRequest>,
+    ) -> Result<Response<MetricsLabelsResponse>, Status> {
+        self.0
+            .label_names(request.into_inner())
+            .await
+            .map(Response::new)
     }
-}
 
-fn histogram_to_wire(h: &write::Histogram) -> wire::Histogram {
-    use wire::histogram::{Count, ZeroCount};
-    let spans = |s: &[write::BucketSpan]| {
-        s.iter()
-            .map(|s| wire::BucketSpan {
-                offset: s.offset,
-                length: s.length,
-            })
-            .collect()
-    };
-    wire::Histogram {
-        count: Some(match h.count {
-            write::HistogramCount::Int(n) => Count::CountInt(n),
-            write::HistogramCount::Float(f) => Count::CountFloat(f),
-        }),
-        sum: h.sum,
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: Some(match h.zero_count {
-            write::HistogramCount::Int(n) => ZeroCount::ZeroCountInt(n),
-            write::HistogramCount::Float(f) => ZeroCount::ZeroCountFloat(f),
-        }),
-        negative_spans: spans(&h.negative_spans),
-        negative_deltas: h.negative_deltas.clone(),
-        negative_counts: h.negative_counts.clone(),
-        positive_spans: spans(&h.positive_spans),
-        positive_deltas: h.positive_deltas.clone(),
-        positive_counts: h.positive_counts.clone(),
-        reset_hint: h.reset_hint,
-        timestamp: h.timestamp_ms,
-        custom_values: h.custom_values.clone(),
+    async fn label_values(
+        &self,
+        request: Request<MetricsLabelsRequest>,
+    ) -> Result<Response<MetricsLabelsResponse>, Status> {
+        self.0
+            .label_values(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn series(
+        &self,
+        request: Request<MetricsSeriesRequest>,
+    ) -> Result<Response<MetricsSeriesResponse>, Status> {
+        self.0.series(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn metadata(
+        &self,
+        request: Request<MetricsMetadataRequest>,
+    ) -> Result<Response<MetricsMetadataResponse>, Status> {
+        self.0
+            .metadata(request.into_inner())
+            .await
+            .map(Response::new)
     }
 }
 

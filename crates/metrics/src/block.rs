@@ -1,14 +1,22 @@
-//! The immutable metrics block, format version 1: `meta.json`, an `index` file and a `chunks`
-//! file, encoded and decoded without I/O (the caller stores and fetches the bytes).
+//! The immutable metrics block, format version 2 (version 1 stays readable): `meta.json`, an
+//! `index` file and a `chunks` file, encoded and decoded without I/O (the caller stores and
+//! fetches the bytes).
 //!
 //! - `meta`: [`BlockMeta`], the versioned `meta.json`; readers dispatch on its `version`
 //!   ([`BlockMeta::from_json`] rejects versions this build cannot read).
 //! - `writer`: [`BlockWriter`] turns sorted series and their chunks into an [`EncodedBlock`].
 //! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
-//! - `chunks`: [`read_chunk`] and [`chunk_byte_range`] for the chunks file.
+//! - `chunks`: [`read_chunk`], [`read_histogram_chunk`] and [`chunk_byte_range`] for the
+//!   chunks file.
 //!
 //! The chunks file is `"SXCK"`, a version byte, then per chunk: the chunk length (uvarint), the
-//! chunk bytes ([`crate::chunk::XorChunk`]) and a big-endian CRC32 of those bytes.
+//! chunk bytes ([`crate::chunk::XorChunk`] or [`crate::chunk::HistogramChunk`]) and a big-endian
+//! CRC32 of those bytes. Which of the two a chunk is follows from the list it is in.
+//!
+//! Reading with byte ranges: fetch the last [`INDEX_TOC_LEN`] bytes of the index, parse them
+//! with [`IndexToc::parse`], fetch [`IndexToc::sections`] (everything between the header and
+//! the TOC) and hand both to [`BlockIndex::parse_sections`]; then fetch each chunk's
+//! [`chunk_byte_range`] from the chunks file and decode it with [`read_chunk`].
 //!
 //! The index file is `"SXIX"`, a version byte, then three sections and a fixed-width table of
 //! contents, so a reader can fetch the last [`INDEX_TOC_LEN`] bytes and then byte ranges:
@@ -18,6 +26,8 @@
 //!   refs, chunk count, the first chunk's offset in the chunks file, then per chunk its min time
 //!   (relative to the block's base time for the first chunk, to the previous max time after),
 //!   its duration, sample count and byte length; later offsets follow from the lengths.
+//!   Version 2 follows the float chunks with the histogram chunks in the same layout (their
+//!   first min time again relative to the base time).
 //! - postings: per label pair, in symbol order: name and value refs, the series count and the
 //!   series refs delta-encoded.
 //! - TOC: big-endian u64 offsets of the three sections, the base time (i64), then a CRC32 of
@@ -30,11 +40,16 @@ mod meta;
 mod writer;
 
 #[cfg(test)]
+mod size_tests;
+#[cfg(test)]
 mod tests;
 
-pub use chunks::{chunk_byte_range, read_chunk};
-pub use index::{BlockIndex, INDEX_TOC_LEN};
-pub use meta::{BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
+pub use chunks::{chunk_byte_range, read_chunk, read_histogram_chunk};
+pub use index::{BlockIndex, IndexToc, INDEX_TOC_LEN};
+pub use meta::{
+    BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION,
+    MIN_BLOCK_FORMAT_VERSION,
+};
 pub use writer::{BlockWriter, EncodedBlock};
 
 use sextant_model::ErrorKind;
@@ -69,7 +84,10 @@ pub enum BlockError {
     EmptyLabels,
     #[error("series {next} added after {previous}: series must be added in sorted order")]
     UnsortedSeries { previous: String, next: String },
-    #[error("unknown block meta version {0} (this build reads version {BLOCK_FORMAT_VERSION})")]
+    #[error(
+        "unknown block meta version {0} (this build reads versions \
+         {MIN_BLOCK_FORMAT_VERSION} to {BLOCK_FORMAT_VERSION})"
+    )]
     UnknownMetaVersion(u32),
     #[error("unknown {file} format version {version}")]
     UnknownFormatVersion { file: &'static str, version: u8 },

@@ -5,10 +5,13 @@
 //!
 //! [`XorAppender`] builds a chunk, [`XorChunk`] is a closed one and [`XorIterator`] decodes
 //! either; decoding a corrupt chunk stops with [`XorIterator::error`] set instead of panicking.
+//! [`HistogramChunk`] holds native histograms (a plain varint encoding, see its module).
 
 mod bits;
+mod histogram;
 
 use bits::{BitReader, BitWriter};
+pub use histogram::HistogramChunk;
 
 /// Prometheus closes a head chunk after this many samples.
 pub const DEFAULT_CHUNK_MAX_SAMPLES: usize = 120;

@@ -8,11 +8,13 @@
 //! replay rebuilds exactly the acknowledged state.
 
 mod append;
+mod cut;
+mod read;
 mod replay;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -22,6 +24,9 @@ use crate::chunk::DEFAULT_CHUNK_MAX_SAMPLES;
 use crate::head::Head;
 use crate::wal::{self, WalBatch, WalWriter};
 use crate::write::{self, WriteBatch};
+
+pub use cut::TruncateStats;
+pub use read::StoredMetadata;
 
 /// Where and how a tenant's WAL is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +128,8 @@ pub enum RejectReason {
     MaxSeries,
     MaxNativeHistogramBuckets,
     ExemplarOutOfOrder,
+    /// Older than the end of the last block cut from the head.
+    TooOld,
 }
 
 impl RejectReason {
@@ -134,6 +141,7 @@ impl RejectReason {
             RejectReason::MaxSeries => "err-sextant-max-series-per-user",
             RejectReason::MaxNativeHistogramBuckets => "err-sextant-max-native-histogram-buckets",
             RejectReason::ExemplarOutOfOrder => "err-sextant-exemplar-out-of-order",
+            RejectReason::TooOld => "err-sextant-sample-too-old-for-head",
         }
     }
 
@@ -189,9 +197,11 @@ impl DbError {
 }
 
 /// The segment new records go to: a new one after the last, or the last when it is empty
-/// (so that restarts do not pile up empty segments).
-fn next_segment(dir: &Path, last: Option<u32>) -> Result<u32, DbError> {
-    let Some(last) = last else { return Ok(1) };
+/// (so that restarts do not pile up empty segments); always after the checkpoint.
+fn next_segment(dir: &Path, last: Option<u32>, checkpoint: Option<u32>) -> Result<u32, DbError> {
+    let Some(last) = last else {
+        return Ok(checkpoint.map_or(1, |c| c.saturating_add(1)));
+    };
     let path = wal::segment_path(dir, last);
     let len = std::fs::metadata(&path)
         .map_err(DbError::io("stat segment", &path))?
@@ -224,6 +234,11 @@ pub struct TenantDb {
     head: Head,
     wal: Mutex<WalState>,
     wal_bytes: AtomicU64,
+    /// Samples and histograms older than this are rejected: the end of the last block cut.
+    min_valid_time: AtomicI64,
+    metadata: Mutex<read::MetadataStore>,
+    /// Serializes truncations (and so checkpoints).
+    truncating: Mutex<()>,
 }
 
 impl TenantDb {
@@ -238,7 +253,7 @@ impl TenantDb {
         let outcome =
             wal::replay(&dir, |r| replayer.apply(r)).map_err(DbError::io("replay", &dir))?;
         let stats = replayer.finish(outcome.corrupt_records, start.elapsed());
-        let next = next_segment(&dir, outcome.last_segment)?;
+        let next = next_segment(&dir, outcome.last_segment, outcome.checkpoint)?;
         let writer = WalWriter::create(&dir, next, config.wal_segment_size)
             .map_err(DbError::io("create segment", &dir))?;
         tracing::info!(
@@ -254,6 +269,9 @@ impl TenantDb {
                 batch: WalBatch::default(),
             }),
             wal_bytes: AtomicU64::new(0),
+            min_valid_time: AtomicI64::new(outcome.checkpoint_min_time.unwrap_or(i64::MIN)),
+            metadata: Mutex::default(),
+            truncating: Mutex::new(()),
         };
         Ok((db, stats))
     }
@@ -296,12 +314,14 @@ impl TenantDb {
         out
     }
 
-    pub fn label_names(&self) -> Vec<String> {
-        self.head.label_names()
+    /// The oldest and newest sample or histogram time in the head.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.head.time_range()
     }
 
-    pub fn label_values(&self, name: &str) -> Vec<String> {
-        self.head.label_values(name)
+    /// Samples older than this are rejected (`err-sextant-sample-too-old-for-head`).
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Relaxed)
     }
 
     pub fn series_count(&self) -> usize {

@@ -12,7 +12,7 @@ mod postings;
 mod series;
 mod symbols;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -42,6 +42,10 @@ pub struct Head {
     postings: RwLock<Postings>,
     pub(crate) exemplars: Mutex<ExemplarRing>,
     series_count: AtomicU64,
+    /// Oldest and newest sample or histogram time (`i64::MAX`/`i64::MIN` while empty), kept
+    /// by appenders under the WAL lock and recomputed by truncation.
+    min_time: AtomicI64,
+    max_time: AtomicI64,
 }
 
 impl Default for Head {
@@ -59,7 +63,61 @@ impl Head {
             postings: RwLock::default(),
             exemplars: Mutex::default(),
             series_count: AtomicU64::new(0),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// The oldest and newest sample or histogram time, `None` while the head holds none.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let min = self.min_time.load(Ordering::Relaxed);
+        let max = self.max_time.load(Ordering::Relaxed);
+        (min <= max).then_some((min, max))
+    }
+
+    /// Widens the head's time range to include `ts`.
+    pub(crate) fn observe_time(&self, ts: i64) {
+        self.min_time.fetch_min(ts, Ordering::Relaxed);
+        self.max_time.fetch_max(ts, Ordering::Relaxed);
+    }
+
+    /// Replaces the head's time range (after truncation).
+    pub(crate) fn set_time_range(&self, range: Option<(i64, i64)>) {
+        let (min, max) = range.unwrap_or((i64::MAX, i64::MIN));
+        self.min_time.store(min, Ordering::Relaxed);
+        self.max_time.store(max, Ordering::Relaxed);
+    }
+
+    /// Every series, in id order.
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        self.by_id.read().iter().flatten().cloned().collect()
+    }
+
+    /// Drops series from the lookup table, the id table and the postings, and marks them
+    /// removed. Their symbols stay interned.
+    pub(crate) fn remove_series(&self, removed: &[Arc<MemSeries>]) {
+        if removed.is_empty() {
+            return;
+        }
+        for series in removed {
+            series.removed.store(true, Ordering::Relaxed);
+            let mut table = self.shard(series.hash).write();
+            if let Ok(entry) = table.find_entry(series.hash, |s| Arc::ptr_eq(s, series)) {
+                entry.remove();
+            }
+        }
+        {
+            let mut by_id = self.by_id.write();
+            for series in removed {
+                if let Some(slot) = by_id.get_mut(series.id as usize) {
+                    *slot = None;
+                }
+            }
+        }
+        let gone: Vec<(u32, &[u32])> = removed.iter().map(|s| (s.id, &*s.labels)).collect();
+        self.postings.write().remove(&gone);
+        self.series_count
+            .fetch_sub(removed.len() as u64, Ordering::Relaxed);
     }
 
     pub fn series_count(&self) -> usize {
@@ -203,6 +261,7 @@ impl Head {
                 key: series_key(labels),
                 state: Mutex::default(),
                 logged: AtomicBool::new(wanted.is_some()),
+                removed: AtomicBool::new(false),
             });
             by_id[id] = Some(series.clone());
             series

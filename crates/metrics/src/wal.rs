@@ -4,8 +4,10 @@
 //!
 //! [`WalBatch`] collects the records of one append, [`WalWriter`] writes them with `write(2)`
 //! before the append returns (so they survive a process kill) and `fsync`s on [`WalWriter::sync`].
-//! [`replay`] reads everything back, truncating a torn tail.
+//! [`replay`] reads everything back (the newest checkpoint first, see [`CheckpointWriter`]),
+//! truncating a torn tail.
 
+mod checkpoint;
 mod codec;
 mod replay;
 
@@ -13,6 +15,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+pub use checkpoint::{
+    checkpoint_min_time, checkpoint_path, latest_checkpoint, remove_incomplete_checkpoints,
+    remove_replaced, CheckpointWriter,
+};
 pub use codec::{
     decode, DecodeError, Record, RecordType, RefExemplar, RefHistogram, RefSample, SeriesRecord,
 };
@@ -159,7 +165,8 @@ impl WalWriter {
         self.file.sync_data()
     }
 
-    fn roll(&mut self) -> io::Result<()> {
+    /// Closes the current segment (fsynced) and starts the next one.
+    pub fn roll(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         let next = self.segment + 1;
         self.file = create_segment(&self.dir, next)?;

@@ -18,6 +18,8 @@ pub enum StorageError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("corrupt object: {0}")]
+    Corrupt(String),
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
 }

@@ -1,8 +1,20 @@
 //! Object keys. Every key Sextant writes is computed here, nowhere else:
-//! `<signal>/<tenant>/<block-id>/<file>`, where `file` may hold `/` (e.g. `chunks/000001`).
+//! `<signal>/<tenant>/<block-id>/<file>`, where `file` may hold `/` (e.g. `chunks/000001`), and
+//! the tenant's `<signal>/<tenant>/bucket-index.json`.
 
 use object_store::path::{Path, PathPart};
 use sextant_model::{Signal, TenantId};
+
+/// The file whose presence marks a block complete (uploaded last).
+pub const BLOCK_META_FILE: &str = "meta.json";
+
+/// The key of the tenant's bucket index for `signal`.
+pub fn bucket_index_key(signal: Signal, tenant: &TenantId) -> Path {
+    tenant_prefix(signal, tenant)
+        .parts()
+        .chain([PathPart::from("bucket-index.json")])
+        .collect()
+}
 
 /// The key of `file` in block `block_id` of `tenant` for `signal`.
 pub fn block_object_key(signal: Signal, tenant: &TenantId, block_id: &str, file: &str) -> Path {
@@ -66,6 +78,10 @@ mod tests {
         assert_eq!(
             block_prefix(Signal::Logs, &t, "b1").as_ref(),
             "logs/team-a/b1"
+        );
+        assert_eq!(
+            bucket_index_key(Signal::Traces, &t).as_ref(),
+            "traces/team-a/bucket-index.json"
         );
     }
 

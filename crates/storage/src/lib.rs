@@ -2,6 +2,8 @@
 //! wrappers that add behaviour around `Arc<dyn ObjectStore>`.
 //!
 //! - [`config`]: `StorageConfig` (the `storage` block) and [`object_store`] that builds the store.
+//! - [`bucket_index`]: the per-tenant `bucket-index.json` (read, update, list blocks/tenants).
+//! - [`block_id`]: sortable block ids (ULIDs).
 //! - [`keys`]: the ONE place that computes object keys (`<signal>/<tenant>/<block>/<file>`).
 //! - [`instrumented`]: `InstrumentedStore`, counting operations, failures, bytes and latency.
 //! - [`error`]: `StorageError`, mapped onto `sextant_model::ErrorKind`.
@@ -9,11 +11,17 @@
 //! Tests run against `object_store::memory::InMemory` and a temp dir: `cargo test -p sextant-storage`;
 //! the S3 backend against a real `s3s-fs` server in `tests/tests/s3_e2e.rs` (`make e2e`).
 
+pub mod block_id;
+pub mod bucket_index;
 pub mod config;
 pub mod error;
 pub mod instrumented;
 pub mod keys;
 
+pub use block_id::new_block_id;
+pub use bucket_index::{
+    list_blocks, list_tenants, read_bucket_index, update_bucket_index, BucketBlock, BucketIndex,
+};
 pub use config::{object_store, Backend, FilesystemConfig, S3Config, StorageConfig};
 pub use error::StorageError;
 pub use instrumented::InstrumentedStore;

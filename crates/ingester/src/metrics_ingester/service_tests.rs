@@ -39,6 +39,7 @@ impl RingMembership for FakeRing {
 
 struct Fixture {
     ingester: Arc<MetricsIngester>,
+    store: Arc<dyn ObjectStore>,
     ring: Arc<FakeRing>,
     ready: ReadyFlag,
     shutdown: CancellationToken,
@@ -50,12 +51,32 @@ impl Fixture {
     }
 
     fn with_limits(wal_dir: &Path, limits: TenantLimits, rf: usize, healthy: usize) -> Self {
+        let metrics = IngesterMetricsConfig {
+            replication_factor: rf,
+            ..IngesterMetricsConfig::default()
+        };
+        let store = Arc::new(object_store::memory::InMemory::new());
+        Self::build(wal_dir, limits, metrics, healthy, store)
+    }
+
+    fn with_store(
+        wal_dir: &Path,
+        metrics: IngesterMetricsConfig,
+        store: Arc<dyn ObjectStore>,
+    ) -> Self {
+        Self::build(wal_dir, TenantLimits::default(), metrics, 1, store)
+    }
+
+    fn build(
+        wal_dir: &Path,
+        limits: TenantLimits,
+        metrics: IngesterMetricsConfig,
+        healthy: usize,
+        store: Arc<dyn ObjectStore>,
+    ) -> Self {
         let config = IngesterConfig {
             wal_dir: wal_dir.to_string_lossy().into_owned(),
-            metrics: IngesterMetricsConfig {
-                replication_factor: rf,
-                ..IngesterMetricsConfig::default()
-            },
+            metrics,
             ..IngesterConfig::default()
         };
         let ring = Arc::new(FakeRing {
@@ -69,12 +90,14 @@ impl Fixture {
             config,
             Overrides::fixed(limits),
             ring.clone(),
+            store.clone(),
             ready.clone(),
             shutdown.clone(),
             &mut Registry::default(),
         );
         Fixture {
             ingester,
+            store,
             ring,
             ready,
             shutdown,
@@ -349,3 +372,9 @@ async fn concurrent_first_pushes_of_a_tenant_share_one_wal() {
     let replayed = query(&second.ingester, vec![matcher(MatchType::Re, "job", ".+")]).await;
     assert_eq!(replayed, pushed);
 }
+
+#[cfg(test)]
+mod read_tests;
+
+#[cfg(test)]
+mod shipper_tests;

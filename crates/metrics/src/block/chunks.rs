@@ -5,7 +5,7 @@ use std::ops::Range;
 use super::encoding::Decoder;
 use super::writer::{CHUNKS_HEADER_LEN, CHUNKS_MAGIC, CHUNKS_VERSION};
 use super::{BlockError, ChunkMeta};
-use crate::chunk::XorChunk;
+use crate::chunk::{HistogramChunk, XorChunk};
 
 /// The bytes of the chunks file holding the chunk's entry: fetch just these.
 pub fn chunk_byte_range(meta: &ChunkMeta) -> Range<u64> {
@@ -15,6 +15,26 @@ pub fn chunk_byte_range(meta: &ChunkMeta) -> Range<u64> {
 /// Decodes a chunk from either the whole chunks file or exactly the bytes of
 /// [`chunk_byte_range`] (a slice of the entry's length), checking its CRC and sample count.
 pub fn read_chunk(chunks_file_slice: &[u8], meta: &ChunkMeta) -> Result<XorChunk, BlockError> {
+    let bytes = chunk_bytes(chunks_file_slice, meta)?;
+    let chunk = XorChunk::from_bytes(bytes.to_vec())?;
+    check_count(chunk.num_samples(), meta)?;
+    Ok(chunk)
+}
+
+/// [`read_chunk`] for the native histogram chunks of
+/// [`BlockIndex::histogram_chunks`](super::BlockIndex::histogram_chunks).
+pub fn read_histogram_chunk(
+    chunks_file_slice: &[u8],
+    meta: &ChunkMeta,
+) -> Result<HistogramChunk, BlockError> {
+    let bytes = chunk_bytes(chunks_file_slice, meta)?;
+    let chunk = HistogramChunk::from_bytes(bytes.to_vec())?;
+    check_count(chunk.num_samples(), meta)?;
+    Ok(chunk)
+}
+
+/// The chunk bytes of an entry, CRC checked.
+fn chunk_bytes<'a>(chunks_file_slice: &'a [u8], meta: &ChunkMeta) -> Result<&'a [u8], BlockError> {
     let entry = if chunks_file_slice.len() as u64 == meta.len {
         chunks_file_slice
     } else {
@@ -36,16 +56,17 @@ pub fn read_chunk(chunks_file_slice: &[u8], meta: &ChunkMeta) -> Result<XorChunk
     if crc32fast::hash(bytes).to_be_bytes() != crc {
         return Err(BlockError::Checksum { file: "chunks" });
     }
-    let chunk = XorChunk::from_bytes(bytes.to_vec())?;
-    if chunk.num_samples() as u64 != u64::from(meta.num_samples) {
+    Ok(bytes)
+}
+
+fn check_count(num_samples: usize, meta: &ChunkMeta) -> Result<(), BlockError> {
+    if num_samples as u64 != u64::from(meta.num_samples) {
         return Err(BlockError::Corrupt(format!(
-            "chunk at {} holds {} samples, the index says {}",
-            meta.offset,
-            chunk.num_samples(),
-            meta.num_samples
+            "chunk at {} holds {num_samples} samples, the index says {}",
+            meta.offset, meta.num_samples
         )));
     }
-    Ok(chunk)
+    Ok(())
 }
 
 fn check_header(file: &[u8]) -> Result<(), BlockError> {

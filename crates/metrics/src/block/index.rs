@@ -7,7 +7,9 @@ use super::{BlockError, ChunkMeta, SeriesRef};
 use crate::sorted_ids::{intersect, subtract, union};
 
 pub(super) const INDEX_MAGIC: &[u8; 4] = b"SXIX";
-pub(super) const INDEX_VERSION: u8 = 1;
+pub(super) const INDEX_VERSION: u8 = 2;
+/// Version 1 has no histogram chunks.
+const INDEX_VERSION_V1: u8 = 1;
 const HEADER_LEN: usize = 5;
 /// Length of the table of contents at the end of the index, CRC included.
 pub const INDEX_TOC_LEN: usize = 4 * 8 + 4;
@@ -25,6 +27,7 @@ pub struct BlockIndex {
 struct SeriesEntry {
     labels: Vec<(u32, u32)>,
     chunks: Vec<ChunkMeta>,
+    histograms: Vec<ChunkMeta>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,34 +37,93 @@ struct Postings {
     ids: Vec<u32>,
 }
 
+/// The table of contents at the end of an index: where its sections start. The CRC in it
+/// covers the whole file, so it is checked by [`BlockIndex::parse_sections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexToc {
+    pub symbols_offset: u64,
+    pub series_offset: u64,
+    pub postings_offset: u64,
+    /// Chunk times in the series section are relative to this.
+    pub base_time: i64,
+    /// Where the TOC starts: the length of everything before it.
+    pub toc_offset: u64,
+    raw: [u8; INDEX_TOC_LEN],
+}
+
+impl IndexToc {
+    /// Parses the last [`INDEX_TOC_LEN`] bytes of an index that is `index_len` bytes long.
+    pub fn parse(tail: &[u8], index_len: u64) -> Result<IndexToc, BlockError> {
+        let raw: [u8; INDEX_TOC_LEN] = tail
+            .try_into()
+            .map_err(|_| BlockError::Corrupt(format!("toc must be {INDEX_TOC_LEN} bytes")))?;
+        let toc_offset = index_len
+            .checked_sub(INDEX_TOC_LEN as u64)
+            .filter(|o| *o >= HEADER_LEN as u64)
+            .ok_or_else(|| BlockError::Corrupt("index shorter than header and toc".into()))?;
+        let mut d = Decoder::new(&raw, "toc");
+        let (sym, ser, post) = (d.be_u64()?, d.be_u64()?, d.be_u64()?);
+        let base_time = d.be_u64()? as i64;
+        let ordered = HEADER_LEN as u64 <= sym && sym <= ser && ser <= post;
+        if !ordered || post > toc_offset {
+            return Err(BlockError::Corrupt("toc offsets out of order".into()));
+        }
+        Ok(IndexToc {
+            symbols_offset: sym,
+            series_offset: ser,
+            postings_offset: post,
+            base_time,
+            toc_offset,
+            raw,
+        })
+    }
+
+    /// The bytes of the index before the TOC (header and sections): fetch these next.
+    pub fn body_range(&self) -> std::ops::Range<u64> {
+        0..self.toc_offset
+    }
+}
+
 impl BlockIndex {
     /// Checks magic, version and CRC, then decodes and validates every section.
     pub fn parse(bytes: &[u8]) -> Result<BlockIndex, BlockError> {
         if bytes.len() < HEADER_LEN + INDEX_TOC_LEN || &bytes[..4] != INDEX_MAGIC {
             return Err(BlockError::Corrupt("not a block index (bad magic)".into()));
         }
-        if bytes[4] != INDEX_VERSION {
-            return Err(BlockError::UnknownFormatVersion {
-                file: "index",
-                version: bytes[4],
-            });
+        check_version(bytes[4])?;
+        let (body, tail) = bytes.split_at(bytes.len() - INDEX_TOC_LEN);
+        let toc = IndexToc::parse(tail, bytes.len() as u64);
+        // a CRC mismatch explains bad offsets better than the offsets do
+        match toc {
+            Ok(toc) => BlockIndex::parse_sections(&toc, body),
+            Err(err) if crc_matches(body, tail) => Err(err),
+            Err(_) => Err(BlockError::Checksum { file: "index" }),
         }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body).to_be_bytes() != crc {
+    }
+
+    /// Decodes an index from its TOC and the bytes of [`IndexToc::body_range`], checking the
+    /// magic, version and the CRC over both.
+    pub fn parse_sections(toc: &IndexToc, body: &[u8]) -> Result<BlockIndex, BlockError> {
+        if body.len() as u64 != toc.toc_offset || &body[..4] != INDEX_MAGIC {
+            return Err(BlockError::Corrupt("not a block index (bad magic)".into()));
+        }
+        let version = check_version(body[4])?;
+        if !crc_matches(body, &toc.raw) {
             return Err(BlockError::Checksum { file: "index" });
         }
-        let toc_start = body.len() - (INDEX_TOC_LEN - 4);
-        let mut toc = Decoder::new(&body[toc_start..], "toc");
-        let (sym, ser, post) = (toc.be_u64()?, toc.be_u64()?, toc.be_u64()?);
-        let base_time = toc.be_u64()? as i64;
-        let ordered = HEADER_LEN as u64 <= sym && sym <= ser && ser <= post;
-        if !ordered || post > toc_start as u64 {
-            return Err(BlockError::Corrupt("toc offsets out of order".into()));
-        }
         let section = |from: u64, to: u64| &body[from as usize..to as usize];
-        let symbols = parse_symbols(section(sym, ser))?;
-        let series = parse_series(section(ser, post), symbols.len(), base_time)?;
-        let postings = parse_postings(section(post, toc_start as u64), &symbols, series.len())?;
+        let symbols = parse_symbols(section(toc.symbols_offset, toc.series_offset))?;
+        let series = parse_series(
+            section(toc.series_offset, toc.postings_offset),
+            symbols.len(),
+            toc.base_time,
+            version,
+        )?;
+        let postings = parse_postings(
+            section(toc.postings_offset, toc.toc_offset),
+            &symbols,
+            series.len(),
+        )?;
         Ok(BlockIndex {
             symbols,
             series,
@@ -133,6 +195,12 @@ impl BlockIndex {
         Some((Labels::from_sorted(labels), entry.chunks.clone()))
     }
 
+    /// The native histogram chunks of a series (none in a version 1 index); `None` for a ref
+    /// this index does not hold.
+    pub fn histogram_chunks(&self, r: SeriesRef) -> Option<Vec<ChunkMeta>> {
+        Some(self.series.get(r.0 as usize)?.histograms.clone())
+    }
+
     /// Every label name, sorted.
     pub fn label_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
@@ -170,10 +238,32 @@ fn parse_symbols(bytes: &[u8]) -> Result<Vec<String>, BlockError> {
     Ok(symbols)
 }
 
+fn check_version(version: u8) -> Result<u8, BlockError> {
+    match version {
+        INDEX_VERSION | INDEX_VERSION_V1 => Ok(version),
+        _ => Err(BlockError::UnknownFormatVersion {
+            file: "index",
+            version,
+        }),
+    }
+}
+
+/// Whether the CRC at the end of `toc` covers `body` and the TOC fields.
+fn crc_matches(body: &[u8], toc: &[u8]) -> bool {
+    let Some((fields, crc)) = toc.split_last_chunk::<4>() else {
+        return false;
+    };
+    let mut h = crc32fast::Hasher::new();
+    h.update(body);
+    h.update(fields);
+    h.finalize().to_be_bytes() == *crc
+}
+
 fn parse_series(
     bytes: &[u8],
     symbols: usize,
     base_time: i64,
+    version: u8,
 ) -> Result<Vec<SeriesEntry>, BlockError> {
     let mut d = Decoder::new(bytes, "series");
     let n = d.count()?;
@@ -181,7 +271,15 @@ fn parse_series(
     for _ in 0..n {
         let labels = parse_labels(&mut d, symbols)?;
         let chunks = parse_chunk_metas(&mut d, base_time)?;
-        series.push(SeriesEntry { labels, chunks });
+        let histograms = match version {
+            INDEX_VERSION_V1 => Vec::new(),
+            _ => parse_chunk_metas(&mut d, base_time)?,
+        };
+        series.push(SeriesEntry {
+            labels,
+            chunks,
+            histograms,
+        });
     }
     finished(&d)?;
     Ok(series)

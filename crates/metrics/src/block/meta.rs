@@ -5,7 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::BlockError;
 
 /// The block format this build writes; readers dispatch on [`BlockMeta::version`].
-pub const BLOCK_FORMAT_VERSION: u32 = 1;
+/// Version 2 added native histogram chunks; version 1 blocks stay readable.
+pub const BLOCK_FORMAT_VERSION: u32 = 2;
+
+/// The oldest block format this build reads.
+pub const MIN_BLOCK_FORMAT_VERSION: u32 = 1;
 
 /// The contents of `meta.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +29,12 @@ pub struct BlockMeta {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockStats {
     pub series: u64,
+    /// Float samples.
     pub samples: u64,
+    /// Native histogram samples (absent in version 1).
+    #[serde(default)]
+    pub histograms: u64,
+    /// Float and histogram chunks.
     pub chunks: u64,
 }
 
@@ -56,7 +65,7 @@ impl BlockMeta {
     /// rest (a newer version may change any other field).
     pub fn from_json(bytes: &[u8]) -> Result<BlockMeta, BlockError> {
         let VersionOnly { version } = serde_json::from_slice(bytes)?;
-        if version != BLOCK_FORMAT_VERSION {
+        if !(MIN_BLOCK_FORMAT_VERSION..=BLOCK_FORMAT_VERSION).contains(&version) {
             return Err(BlockError::UnknownMetaVersion(version));
         }
         Ok(serde_json::from_slice(bytes)?)
@@ -81,6 +90,7 @@ mod tests {
             stats: BlockStats {
                 series: 3,
                 samples: 4,
+                histograms: 6,
                 chunks: 5,
             },
             source_ingester: "ingester-1".into(),
@@ -99,6 +109,15 @@ mod tests {
     }
 
     #[test]
+    fn reads_version_1_without_histogram_stats() {
+        let v1 = br#"{"version":1,"block_id":"b","min_time_ms":1,"max_time_ms":2,
+            "stats":{"series":1,"samples":2,"chunks":1},"source_ingester":"i",
+            "compaction":{"level":1,"sources":["b"]},"tenant":"t"}"#;
+        let m = BlockMeta::from_json(v1).unwrap();
+        assert_eq!((m.version, m.stats.samples, m.stats.histograms), (1, 2, 0));
+    }
+
+    #[test]
     fn rejects_unknown_versions_by_number() {
         let mut m = meta();
         m.version = 7;
@@ -106,8 +125,8 @@ mod tests {
         assert!(matches!(err, BlockError::UnknownMetaVersion(7)), "{err}");
         assert!(err.to_string().contains("version 7"), "{err}");
         // a future version may drop fields: still the version error, not a parse error
-        let err = BlockMeta::from_json(br#"{"version": 2}"#).unwrap_err();
-        assert!(matches!(err, BlockError::UnknownMetaVersion(2)), "{err}");
+        let err = BlockMeta::from_json(br#"{"version": 3}"#).unwrap_err();
+        assert!(matches!(err, BlockError::UnknownMetaVersion(3)), "{err}");
         assert!(matches!(
             BlockMeta::from_json(b"{\"version\": 1}"),
             Err(BlockError::Meta(_))

@@ -390,3 +390,126 @@ proptest! {
         let _ = read_chunk(&bytes, &meta);
     }
 }
+
+#[test]
+fn toc_first_then_the_body() {
+    let block = small_block();
+    let len = block.index.len();
+    let toc = IndexToc::parse(&block.index[len - INDEX_TOC_LEN..], len as u64).unwrap();
+    assert_eq!(toc.body_range(), 0..(len - INDEX_TOC_LEN) as u64);
+    let body = &block.index[..toc.toc_offset as usize];
+    let index = BlockIndex::parse_sections(&toc, body).unwrap();
+    assert_eq!(index, BlockIndex::parse(&block.index).unwrap());
+    let mut flipped = body.to_vec();
+    flipped[10] ^= 1;
+    assert!(matches!(
+        BlockIndex::parse_sections(&toc, &flipped),
+        Err(BlockError::Checksum { .. })
+    ));
+    assert!(IndexToc::parse(&block.index[..10], len as u64).is_err());
+    assert!(IndexToc::parse(&block.index[len - INDEX_TOC_LEN..], 20).is_err());
+}
+
+/// A version 1 index (no histogram chunk lists) written by hand: one series `up` with one chunk.
+fn version_1_index(meta: &ChunkMeta) -> Vec<u8> {
+    use super::encoding::{put_uvarint, put_varint};
+    let mut out = b"SXIX\x01".to_vec();
+    let symbols = out.len() as u64;
+    put_uvarint(&mut out, 2);
+    for s in ["__name__", "up"] {
+        put_uvarint(&mut out, s.len() as u64);
+        out.extend_from_slice(s.as_bytes());
+    }
+    let series = out.len() as u64;
+    for v in [1, 1, 0, 1, 1, meta.offset] {
+        put_uvarint(&mut out, v);
+    }
+    put_varint(&mut out, 0);
+    for v in [
+        (meta.max_time - meta.min_time) as u64,
+        u64::from(meta.num_samples),
+        meta.len,
+    ] {
+        put_uvarint(&mut out, v);
+    }
+    let postings = out.len() as u64;
+    for v in [1, 0, 1, 1, 0] {
+        put_uvarint(&mut out, v);
+    }
+    for v in [symbols, series, postings] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&meta.min_time.to_be_bytes());
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    out
+}
+
+#[test]
+fn version_1_blocks_stay_readable() {
+    let points = [(T0, 1.0), (T0 + 15_000, 2.0), (T0 + 30_000, 4.0)];
+    let block = encode(&[(
+        Labels::from_pairs([("__name__", "up")]),
+        vec![chunk(&points)],
+    )]);
+    let v2 = BlockIndex::parse(&block.index).unwrap();
+    let (_, metas) = v2.series(SeriesRef(0)).unwrap();
+    let v1 = BlockIndex::parse(&version_1_index(&metas[0])).unwrap();
+    let (labels, v1_metas) = v1.series(SeriesRef(0)).unwrap();
+    assert_eq!(labels, Labels::from_pairs([("__name__", "up")]));
+    assert_eq!(v1_metas, metas);
+    assert_eq!(v1.histogram_chunks(SeriesRef(0)), Some(vec![]));
+    let got = samples(&read_chunk(&block.chunks, &v1_metas[0]).unwrap());
+    assert_eq!(got, points.map(|(t, v)| (t, f64::to_bits(v))));
+}
+
+#[test]
+fn histogram_chunks_round_trip_beside_float_chunks() {
+    use crate::chunk::HistogramChunk;
+    use crate::write::{Histogram, HistogramCount};
+    let h = |ts: i64| Histogram {
+        timestamp_ms: ts,
+        count: HistogramCount::Float(2.0),
+        sum: f64::NAN,
+        schema: -1,
+        zero_threshold: 0.0,
+        zero_count: HistogramCount::Float(0.0),
+        negative_spans: vec![],
+        negative_deltas: vec![],
+        negative_counts: vec![],
+        positive_spans: vec![],
+        positive_deltas: vec![],
+        positive_counts: vec![],
+        reset_hint: 3,
+        custom_values: vec![0.5, 1.0],
+    };
+    let hc = HistogramChunk::encode(&[h(T0), h(T0 + 1)]).unwrap();
+    let mut w = BlockWriter::new();
+    let a = Labels::from_pairs([("__name__", "a")]);
+    let b = Labels::from_pairs([("__name__", "b")]);
+    w.add_series_with_histograms(&a, &[chunk(&[(T0 - 5, 1.0)])], std::slice::from_ref(&hc))
+        .unwrap();
+    w.add_series_with_histograms(&b, &[], std::slice::from_ref(&hc))
+        .unwrap();
+    let block = w.finish(source());
+    assert_eq!(
+        (
+            block.meta.stats.samples,
+            block.meta.stats.histograms,
+            block.meta.stats.chunks
+        ),
+        (1, 4, 3)
+    );
+    assert_eq!(
+        (block.meta.min_time_ms, block.meta.max_time_ms),
+        (T0 - 5, T0 + 1)
+    );
+    assert_eq!(block.meta.version, BLOCK_FORMAT_VERSION);
+    let index = BlockIndex::parse(&block.index).unwrap();
+    for r in [SeriesRef(0), SeriesRef(1)] {
+        let metas = index.histogram_chunks(r).unwrap();
+        let range = chunk_byte_range(&metas[0]);
+        let slice = &block.chunks[range.start as usize..range.end as usize];
+        assert_eq!(read_histogram_chunk(slice, &metas[0]).unwrap(), hc);
+    }
+}

@@ -8,7 +8,7 @@ use super::encoding::{put_uvarint, put_varint};
 use super::index::{INDEX_MAGIC, INDEX_VERSION};
 use super::meta::{BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
 use super::{BlockError, ChunkMeta};
-use crate::chunk::XorChunk;
+use crate::chunk::{HistogramChunk, XorChunk};
 
 pub(super) const CHUNKS_MAGIC: &[u8; 4] = b"SXCK";
 pub(super) const CHUNKS_VERSION: u8 = 1;
@@ -25,9 +25,17 @@ pub struct EncodedBlock {
 /// Collects series in label order; chunk bytes go straight into the chunks file.
 #[derive(Debug)]
 pub struct BlockWriter {
-    series: Vec<(Labels, Vec<ChunkMeta>)>,
+    series: Vec<WrittenSeries>,
     chunks: Vec<u8>,
     samples: u64,
+    histograms: u64,
+}
+
+#[derive(Debug)]
+struct WrittenSeries {
+    labels: Labels,
+    chunks: Vec<ChunkMeta>,
+    histograms: Vec<ChunkMeta>,
 }
 
 impl Default for BlockWriter {
@@ -45,39 +53,66 @@ impl BlockWriter {
             series: Vec::new(),
             chunks,
             samples: 0,
+            histograms: 0,
         }
     }
 
     /// Adds a series; each call's labels must sort strictly after the previous call's.
     pub fn add_series(&mut self, labels: &Labels, chunks: &[XorChunk]) -> Result<(), BlockError> {
+        self.add_series_with_histograms(labels, chunks, &[])
+    }
+
+    /// Adds a series with float and native histogram chunks (either may be empty), in label
+    /// order like [`BlockWriter::add_series`].
+    pub fn add_series_with_histograms(
+        &mut self,
+        labels: &Labels,
+        chunks: &[XorChunk],
+        histograms: &[HistogramChunk],
+    ) -> Result<(), BlockError> {
         if labels.is_empty() {
             return Err(BlockError::EmptyLabels);
         }
-        if let Some((previous, _)) = self.series.last() {
-            if previous >= labels {
+        if let Some(previous) = self.series.last() {
+            if previous.labels >= *labels {
                 return Err(BlockError::UnsortedSeries {
-                    previous: previous.to_string(),
+                    previous: previous.labels.to_string(),
                     next: labels.to_string(),
                 });
             }
         }
-        let metas = chunks.iter().map(|c| self.append_chunk(c)).collect();
-        self.series.push((labels.clone(), metas));
+        let chunks = chunks
+            .iter()
+            .map(|c| {
+                self.samples += c.num_samples() as u64;
+                self.append_chunk(c.bytes(), c.min_time(), c.max_time(), c.num_samples())
+            })
+            .collect();
+        let histograms = histograms
+            .iter()
+            .map(|c| {
+                self.histograms += c.num_samples() as u64;
+                self.append_chunk(c.bytes(), c.min_time(), c.max_time(), c.num_samples())
+            })
+            .collect();
+        self.series.push(WrittenSeries {
+            labels: labels.clone(),
+            chunks,
+            histograms,
+        });
         Ok(())
     }
 
-    fn append_chunk(&mut self, chunk: &XorChunk) -> ChunkMeta {
-        let bytes = chunk.bytes();
+    fn append_chunk(&mut self, bytes: &[u8], min_time: i64, max_time: i64, n: usize) -> ChunkMeta {
         let offset = self.chunks.len() as u64;
         put_uvarint(&mut self.chunks, bytes.len() as u64);
         self.chunks.extend_from_slice(bytes);
         self.chunks
             .extend_from_slice(&crc32fast::hash(bytes).to_be_bytes());
-        self.samples += chunk.num_samples() as u64;
         ChunkMeta {
-            min_time: chunk.min_time(),
-            max_time: chunk.max_time(),
-            num_samples: chunk.num_samples() as u32,
+            min_time,
+            max_time,
+            num_samples: n as u32,
             offset,
             len: self.chunks.len() as u64 - offset,
         }
@@ -85,7 +120,11 @@ impl BlockWriter {
 
     /// Encodes the index and fills in the meta's time range and stats.
     pub fn finish(self, source: BlockSource) -> EncodedBlock {
-        let all_chunks = || self.series.iter().flat_map(|(_, c)| c.iter());
+        let all_chunks = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.chunks.iter().chain(&s.histograms))
+        };
         let min_time = all_chunks().map(|c| c.min_time).min().unwrap_or(0);
         let max_time = all_chunks().map(|c| c.max_time).max().unwrap_or(0);
         let meta = BlockMeta {
@@ -96,6 +135,7 @@ impl BlockWriter {
             stats: BlockStats {
                 series: self.series.len() as u64,
                 samples: self.samples,
+                histograms: self.histograms,
                 chunks: all_chunks().count() as u64,
             },
             source_ingester: source.source_ingester,
@@ -111,10 +151,14 @@ impl BlockWriter {
     }
 }
 
-fn encode_index(series: &[(Labels, Vec<ChunkMeta>)], base_time: i64) -> Vec<u8> {
+fn encode_index(series: &[WrittenSeries], base_time: i64) -> Vec<u8> {
     let mut symbols: Vec<&str> = series
         .iter()
-        .flat_map(|(l, _)| l.iter().flat_map(|l| [l.name.as_str(), l.value.as_str()]))
+        .flat_map(|s| {
+            s.labels
+                .iter()
+                .flat_map(|l| [l.name.as_str(), l.value.as_str()])
+        })
         .collect();
     symbols.sort_unstable();
     symbols.dedup();
@@ -135,15 +179,16 @@ fn encode_index(series: &[(Labels, Vec<ChunkMeta>)], base_time: i64) -> Vec<u8> 
     let series_offset = out.len() as u64;
     let mut postings: BTreeMap<(u64, u64), Vec<u32>> = BTreeMap::new();
     put_uvarint(&mut out, series.len() as u64);
-    for (id, (labels, chunks)) in series.iter().enumerate() {
-        put_uvarint(&mut out, labels.len() as u64);
-        for l in labels {
+    for (id, s) in series.iter().enumerate() {
+        put_uvarint(&mut out, s.labels.len() as u64);
+        for l in &s.labels {
             let pair = (sym(&l.name), sym(&l.value));
             put_uvarint(&mut out, pair.0);
             put_uvarint(&mut out, pair.1);
             postings.entry(pair).or_default().push(id as u32);
         }
-        put_chunk_metas(&mut out, chunks, base_time);
+        put_chunk_metas(&mut out, &s.chunks, base_time);
+        put_chunk_metas(&mut out, &s.histograms, base_time);
     }
 
     let postings_offset = out.len() as u64;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sextant_model::Labels;
 
-use crate::head::{Appended, MemSeries, SeriesState};
+use crate::head::{Appended, Head, MemSeries, SeriesState};
 use crate::wal::WalBatch;
 use crate::write::{LabelRef, SeriesEntry, WriteBatch};
 
@@ -21,10 +21,12 @@ pub(super) fn append(
 ) -> Result<AppendOutcome, DbError> {
     let mut out = AppendOutcome::default();
     let mut rejects = Rejects::default();
-    let resolved = resolve(db, batch, opts, &mut out, &mut rejects);
+    let mut resolved = resolve(db, batch, opts, &mut out, &mut rejects);
+    db.record_metadata(&batch.metadata);
 
     let mut wal = db.wal.lock();
     let wal = &mut *wal;
+    reresolve_removed(db, batch, opts, &mut resolved, &mut rejects);
     wal.batch.clear();
     let newly_logged = log_new_series(&mut wal.batch, batch, &resolved);
     let mut ring = (!batch.exemplars.is_empty()).then(|| db.head.exemplars.lock());
@@ -34,6 +36,8 @@ pub(super) fn append(
     let mut ctx = SeriesAppend {
         batch,
         opts,
+        head: &db.head,
+        min_valid_time: db.min_valid_time.load(Ordering::Relaxed),
         chunk_max_samples: db.config.chunk_max_samples,
         records: &mut wal.batch,
         out: &mut out,
@@ -94,6 +98,41 @@ fn log_new_series<'s>(
     logged
 }
 
+/// Truncation may have dropped series between lookup and the WAL lock: look those up again
+/// (now under the WAL lock, so truncation cannot run in between).
+fn reresolve_removed(
+    db: &TenantDb,
+    batch: &WriteBatch<'_>,
+    opts: &AppendOptions,
+    resolved: &mut [Option<Arc<MemSeries>>],
+    rejects: &mut Rejects,
+) {
+    for (entry, slot) in batch.series.iter().zip(resolved.iter_mut()) {
+        if !slot
+            .as_ref()
+            .is_some_and(|s| s.removed.load(Ordering::Relaxed))
+        {
+            continue;
+        }
+        let labels = batch.series_labels(entry);
+        match db.head.get_or_create(labels, opts.max_series) {
+            Ok((series, _)) => *slot = Some(series),
+            Err(reason) => {
+                let items = entry.samples.len() + entry.histograms.len() + entry.exemplars.len();
+                rejects.add(reason, items as u64, || {
+                    format!(
+                        "series {} was not created: this tenant reached its per-tenant series \
+                         limit of {} (max_global_series_per_user)",
+                        to_labels(labels),
+                        opts.max_series
+                    )
+                });
+                *slot = None;
+            }
+        }
+    }
+}
+
 /// Looks up or creates the series of every entry; `None` for series over the limit.
 fn resolve(
     db: &TenantDb,
@@ -131,6 +170,9 @@ fn resolve(
 struct SeriesAppend<'b, 'a> {
     batch: &'b WriteBatch<'a>,
     opts: &'b AppendOptions,
+    head: &'b Head,
+    /// Samples and histograms older than this belong to a block already cut.
+    min_valid_time: i64,
     chunk_max_samples: usize,
     records: &'b mut WalBatch,
     out: &'b mut AppendOutcome,
@@ -140,10 +182,15 @@ struct SeriesAppend<'b, 'a> {
 impl SeriesAppend<'_, '_> {
     fn samples(&mut self, series: &MemSeries, state: &mut SeriesState, entry: &SeriesEntry) {
         for s in self.batch.series_samples(entry) {
+            if s.timestamp_ms < self.min_valid_time {
+                self.reject(RejectReason::TooOld, entry, "sample", s.timestamp_ms);
+                continue;
+            }
             match state.append_sample(s.timestamp_ms, s.value, self.chunk_max_samples) {
                 Ok(Appended::Added) => {
                     self.records
                         .add_sample(series.id.into(), s.timestamp_ms, s.value);
+                    self.head.observe_time(s.timestamp_ms);
                     self.out.samples_written += 1;
                 }
                 Ok(Appended::Duplicate) => {}
@@ -169,9 +216,19 @@ impl SeriesAppend<'_, '_> {
                     });
                 continue;
             }
+            if h.timestamp_ms < self.min_valid_time {
+                self.reject(
+                    RejectReason::TooOld,
+                    entry,
+                    "native histogram",
+                    h.timestamp_ms,
+                );
+                continue;
+            }
             match state.append_histogram(h) {
                 Ok(Appended::Added) => {
                     self.records.add_histogram(series.id.into(), h);
+                    self.head.observe_time(h.timestamp_ms);
                     self.out.histograms_written += 1;
                 }
                 Ok(Appended::Duplicate) => {}
@@ -206,8 +263,17 @@ impl SeriesAppend<'_, '_> {
 
     fn reject(&mut self, reason: RejectReason, entry: &SeriesEntry, what: &str, ts: i64) {
         let labels = self.batch.series_labels(entry);
+        let min_valid_time = self.min_valid_time;
         self.rejects.add(reason, 1, || {
+            let too_old;
             let rule = match reason {
+                RejectReason::TooOld => {
+                    too_old = format!(
+                        "it is older than {min_valid_time}, the end of the last block this \
+                         ingester cut; only newer data is accepted"
+                    );
+                    too_old.as_str()
+                }
                 RejectReason::DuplicateTimestamp => {
                     "another one with the same timestamp and a different value was already \
                      ingested; a series holds one value per timestamp"

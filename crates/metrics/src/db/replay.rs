@@ -79,11 +79,13 @@ impl<'a> Replayer<'a> {
         match item {
             Pending::Sample(ts, v) => {
                 if let Ok(Appended::Added) = state.append_sample(ts, v, self.chunk_max_samples) {
+                    self.head.observe_time(ts);
                     self.stats.samples += 1;
                 }
             }
             Pending::Histogram(h) => {
                 if let Ok(Appended::Added) = state.append_histogram(&h) {
+                    self.head.observe_time(h.timestamp_ms);
                     self.stats.histograms += 1;
                 }
             }

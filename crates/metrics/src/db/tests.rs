@@ -142,8 +142,8 @@ fn append_query_and_rejection_rules() {
     assert_eq!(ts, [20, 30]);
     assert!(db.query(TimeRange::new(31, 100), &name_is("up")).is_empty());
     assert!(db.wal_bytes_written() > 0);
-    assert_eq!(db.label_values("job"), ["a"]);
-    assert_eq!(db.label_names(), ["__name__", "job"]);
+    assert_eq!(db.label_values("job", TimeRange::ALL, &[]), ["a"]);
+    assert_eq!(db.label_names(TimeRange::ALL, &[]), ["__name__", "job"]);
 
     // exemplar storage switched off: dropped and counted
     let off = AppendOptions {
@@ -345,3 +345,6 @@ fn torn_tail_is_dropped_and_later_appends_replay_cleanly() {
     assert_eq!(db.query(TimeRange::ALL, &name_is("t"))[0].samples.len(), 3);
     assert!(wal::list_segments(dir.path()).unwrap().len() as u32 > last);
 }
+
+#[cfg(test)]
+mod cut_tests;

@@ -29,6 +29,33 @@ impl Postings {
         }
     }
 
+    /// Removes series, given as (id, label symbol ids).
+    pub(crate) fn remove(&mut self, series: &[(u32, &[u32])]) {
+        let mut ids: Vec<u32> = series.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        self.all = subtract(std::mem::take(&mut self.all), &ids);
+        let mut pairs: Vec<(u32, u32)> = series
+            .iter()
+            .flat_map(|(_, labels)| labels.chunks_exact(2).map(|p| (p[0], p[1])))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (name, value) in pairs {
+            let Some(values) = self.by_name.get_mut(&name) else {
+                continue;
+            };
+            if let Some(list) = values.get_mut(&value) {
+                list.retain(|id| ids.binary_search(id).is_err());
+                if list.is_empty() {
+                    values.remove(&value);
+                }
+            }
+            if values.is_empty() {
+                self.by_name.remove(&name);
+            }
+        }
+    }
+
     pub(crate) fn label_names(&self, symbols: &SymbolTable) -> Vec<String> {
         let mut names: Vec<String> = self
             .by_name
@@ -176,6 +203,31 @@ mod tests {
         assert_eq!(postings.label_names(&symbols), ["__name__", "env", "job"]);
         assert_eq!(postings.label_values("job", &symbols), ["api", "db", "web"]);
         assert!(postings.label_values("nope", &symbols).is_empty());
+    }
+
+    #[test]
+    fn removed_series_leave_no_trace() {
+        let (mut postings, symbols) = index(&[
+            &[("__name__", "up"), ("job", "api")],
+            &[("__name__", "up"), ("job", "db")],
+            &[("__name__", "down"), ("job", "db")],
+        ]);
+        let labels = |pairs: &[(&str, &str)]| -> Vec<u32> {
+            pairs
+                .iter()
+                .flat_map(|(n, v)| [symbols.lookup(n).unwrap(), symbols.lookup(v).unwrap()])
+                .collect()
+        };
+        let (l1, l2) = (
+            labels(&[("__name__", "up"), ("job", "db")]),
+            labels(&[("__name__", "down"), ("job", "db")]),
+        );
+        postings.remove(&[(1, &l1), (2, &l2)]);
+        assert_eq!(postings.select(&[], &symbols), [0]);
+        assert_eq!(postings.label_values("job", &symbols), ["api"]);
+        assert_eq!(postings.label_values("__name__", &symbols), ["up"]);
+        postings.remove(&[(0, &labels(&[("__name__", "up"), ("job", "api")]))]);
+        assert!(postings.label_names(&symbols).is_empty());
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) struct MemSeries {
     pub(crate) state: Mutex<SeriesState>,
     /// Whether a Series record for it is in the WAL (only changed under the WAL lock).
     pub(crate) logged: AtomicBool,
+    /// Set (under the WAL lock) when truncation dropped the series from the head: appenders
+    /// that looked it up before must look it up again.
+    pub(crate) removed: AtomicBool,
 }
 
 /// What an accepted append did.
@@ -136,6 +139,119 @@ impl SeriesState {
             .cloned()
             .collect()
     }
+}
+
+impl SeriesState {
+    /// Whether a float sample or histogram lies in `range`.
+    pub(crate) fn has_data_in(&self, range: TimeRange) -> bool {
+        self.closed
+            .iter()
+            .any(|c| chunk_has_data_in(range, c.min_time(), c.max_time(), c.iter()))
+            || self
+                .open
+                .iter()
+                .any(|c| chunk_has_data_in(range, c.min_time(), c.max_time(), c.iter()))
+            || self
+                .histograms
+                .iter()
+                .any(|h| range.contains(h.timestamp_ms))
+    }
+
+    /// The oldest and newest sample or histogram time.
+    pub(crate) fn time_range(&self) -> Option<(i64, i64)> {
+        let chunks = self
+            .closed
+            .iter()
+            .map(|c| (c.min_time(), c.max_time()))
+            .chain(self.open.iter().map(|c| (c.min_time(), c.max_time())));
+        let histograms = self
+            .histograms
+            .first()
+            .zip(self.histograms.last())
+            .map(|(a, b)| (a.timestamp_ms, b.timestamp_ms));
+        chunks
+            .chain(histograms)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+    }
+
+    /// The float samples older than `boundary` as chunks: closed chunks entirely before it are
+    /// shared, the rest is re-encoded.
+    pub(crate) fn chunks_before(&self, boundary: i64, chunk_max_samples: usize) -> Vec<XorChunk> {
+        let mut out = Vec::new();
+        let mut rest = Vec::new();
+        for c in &self.closed {
+            if c.max_time() < boundary && rest.is_empty() {
+                out.push(c.clone());
+            } else if c.min_time() < boundary {
+                rest.extend(c.iter().take_while(|(t, _)| *t < boundary));
+            }
+        }
+        if let Some(open) = self.open.as_ref().filter(|o| o.min_time() < boundary) {
+            rest.extend(open.iter().take_while(|(t, _)| *t < boundary));
+        }
+        out.extend(encode_chunks(&rest, chunk_max_samples));
+        out
+    }
+
+    /// The histograms older than `boundary`.
+    pub(crate) fn histograms_before(&self, boundary: i64) -> &[Histogram] {
+        let end = self
+            .histograms
+            .partition_point(|h| h.timestamp_ms < boundary);
+        &self.histograms[..end]
+    }
+
+    /// Drops every sample and histogram older than `boundary`; true when nothing is left.
+    pub(crate) fn truncate_before(&mut self, boundary: i64) -> bool {
+        self.closed.retain(|c| c.max_time() >= boundary);
+        if let Some(first) = self.closed.first_mut().filter(|c| c.min_time() < boundary) {
+            let kept: Vec<(i64, f64)> = first.iter().filter(|(t, _)| *t >= boundary).collect();
+            if let Some(chunk) = encode_chunks(&kept, usize::MAX).pop() {
+                *first = chunk;
+            }
+        }
+        if let Some(open) = self.open.as_ref().filter(|o| o.min_time() < boundary) {
+            let mut kept = XorAppender::new();
+            for (t, v) in open.iter().filter(|(t, _)| *t >= boundary) {
+                kept.append(t, v);
+            }
+            self.open = (kept.num_samples() > 0).then_some(kept);
+        }
+        let cut = self
+            .histograms
+            .partition_point(|h| h.timestamp_ms < boundary);
+        self.histograms.drain(..cut);
+        self.closed.is_empty() && self.open.is_none() && self.histograms.is_empty()
+    }
+}
+
+/// Whether a chunk spanning `[min, max]` has a sample in `range`, decoding it only when the
+/// chunk straddles an end of the range.
+fn chunk_has_data_in(
+    range: TimeRange,
+    min: i64,
+    max: i64,
+    mut samples: impl Iterator<Item = (i64, f64)>,
+) -> bool {
+    if range.contains(min) && range.contains(max) {
+        return true;
+    }
+    range.overlaps(&TimeRange::new(min, max)) && samples.any(|(t, _)| range.contains(t))
+}
+
+/// Samples (in time order) as closed chunks of at most `max` samples each.
+fn encode_chunks(samples: &[(i64, f64)], max: usize) -> Vec<XorChunk> {
+    let max = max.clamp(1, usize::from(u16::MAX));
+    samples
+        .chunks(max)
+        .map(|part| {
+            let mut app = XorAppender::new();
+            for &(t, v) in part {
+                app.append(t, v);
+            }
+            app.finish()
+        })
+        .collect()
 }
 
 /// Bit-exact equality, so that NaN sums (stale markers) of a retried request compare equal.

@@ -8,6 +8,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::checkpoint::{
+    checkpoint_min_time, latest_checkpoint, remove_incomplete_checkpoints, remove_replaced,
+};
 use super::codec::{decode, Record, RecordType};
 use super::{list_segments, RECORD_HEADER_LEN};
 
@@ -20,6 +23,10 @@ pub struct ReplayOutcome {
     pub corrupt_records: u64,
     /// The newest segment left in the directory; new writes go to the next one.
     pub last_segment: Option<u32>,
+    /// The checkpoint replayed first: the last segment it replaced.
+    pub checkpoint: Option<u32>,
+    /// The truncation time of that checkpoint: nothing older is in the head.
+    pub checkpoint_min_time: Option<i64>,
 }
 
 /// Where reading a segment stopped.
@@ -28,13 +35,12 @@ enum SegmentEnd {
     Bad { offset: u64, reason: String },
 }
 
-/// Replays every record of the segments in `dir`, in order.
+/// Replays the newest checkpoint, then every record of the later segments in `dir`, in order.
 pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<ReplayOutcome> {
+    let mut outcome = ReplayOutcome::default();
+    replay_checkpoint(dir, &mut outcome, &mut apply)?;
     let segments = list_segments(dir)?;
-    let mut outcome = ReplayOutcome {
-        last_segment: segments.last().map(|(i, _)| *i),
-        ..ReplayOutcome::default()
-    };
+    outcome.last_segment = segments.last().map(|(i, _)| *i);
     for (pos, (index, path)) in segments.iter().enumerate() {
         let SegmentEnd::Bad { offset, reason } =
             read_segment(path, &mut outcome.records, &mut apply)?
@@ -57,6 +63,32 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<ReplayOut
         break;
     }
     Ok(outcome)
+}
+
+/// Replays the newest checkpoint and removes what it replaced (left by a crash after its
+/// rename). A bad record in it is logged and counted; the segments after it still replay.
+fn replay_checkpoint(
+    dir: &Path,
+    outcome: &mut ReplayOutcome,
+    apply: &mut impl FnMut(Record),
+) -> io::Result<()> {
+    remove_incomplete_checkpoints(dir)?;
+    let Some((index, path)) = latest_checkpoint(dir)? else {
+        return Ok(());
+    };
+    remove_replaced(dir, index)?;
+    for (_, segment) in list_segments(&path)? {
+        if let SegmentEnd::Bad { offset, reason } =
+            read_segment(&segment, &mut outcome.records, apply)?
+        {
+            outcome.corrupt_records += 1;
+            tracing::error!(checkpoint = %path.display(), offset, %reason, "corrupt wal checkpoint, the rest of it is skipped");
+            break;
+        }
+    }
+    outcome.checkpoint = Some(index);
+    outcome.checkpoint_min_time = checkpoint_min_time(&path);
+    Ok(())
 }
 
 fn read_segment(

@@ -73,7 +73,8 @@ fn round_trip_of_every_record_type() {
         ReplayOutcome {
             records: 4,
             corrupt_records: 0,
-            last_segment: Some(1)
+            last_segment: Some(1),
+            ..ReplayOutcome::default()
         }
     );
     let kinds: Vec<&str> = records

@@ -1,0 +1,43 @@
+//! The errors of the ingester's block shipping.
+
+use sextant_metrics::block::BlockError;
+use sextant_metrics::db::DbError;
+use sextant_model::ErrorKind;
+use sextant_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngesterError {
+    #[error("cutting a block for tenant {tenant}: {source}")]
+    Cut {
+        tenant: String,
+        #[source]
+        source: BlockError,
+    },
+    #[error("uploading block {block_id} of tenant {tenant}: {source}")]
+    Upload {
+        tenant: String,
+        block_id: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("truncating the head of tenant {tenant}: {source}")]
+    Truncate {
+        tenant: String,
+        #[source]
+        source: DbError,
+    },
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl IngesterError {
+    /// Storage being down is retried on the next tick: unavailable; the rest are internal.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IngesterError::Upload { .. } => ErrorKind::Unavailable,
+            IngesterError::Cut { .. } | IngesterError::Truncate { .. } | IngesterError::Task(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The block shipper: cuts blocks out of the tenants' heads, uploads them and truncates the
+//! head and WAL once they are safely stored.
+//!
+//! Blocks are aligned to multiples of `block_duration` in sample time. The oldest block range
+//! of a head is cut once the head's newest sample is `block_cut_grace` past its end; a head
+//! holding several due ranges (e.g. after a long outage) is cut range by range in one pass.
+//! An upload writes `index`, `chunks`, then `meta.json` (present = complete), then refreshes
+//! the tenant's bucket index; the head is truncated only after the upload succeeded, so a
+//! failed upload keeps everything in the head and WAL and is retried on the next tick.
+//! Shutdown does not cut partial blocks (the WAL keeps the data); `POST /ingester/flush` does.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use object_store::{ObjectStoreExt, PutPayload};
+use sextant_kit::service::{BoxError, Service};
+use sextant_metrics::block::{
+    BlockCompaction, BlockSource, EncodedBlock, CHUNKS_FILE, INDEX_FILE, META_FILE,
+};
+use sextant_metrics::db::TenantDb;
+use sextant_model::{Signal, TenantId};
+use sextant_storage::keys::block_object_key;
+use sextant_storage::{new_block_id, update_bucket_index, StorageError};
+use tokio_util::sync::CancellationToken;
+
+use super::MetricsIngester;
+use crate::error::IngesterError;
+
+/// Most blocks one tenant cuts in one pass (a guard against a head that never empties).
+const MAX_BLOCKS_PER_PASS: usize = 10_000;
+
+/// The end (exclusive) of the next block to cut from a head spanning `[min, max]`, if one is
+/// due: the end of the aligned range holding `min`, once `max` is `grace_ms` past it. A flush
+/// passes `flush_until` (the head's max time when it began): every range up to it is due and
+/// the last one ends right after it, so data arriving during the flush does not prolong it.
+pub(crate) fn next_boundary(
+    range: Option<(i64, i64)>,
+    block_ms: i64,
+    grace_ms: i64,
+    flush_until: Option<i64>,
+) -> Option<i64> {
+    let (min, max) = range?;
+    let block_ms = block_ms.max(1);
+    let end = min
+        .div_euclid(block_ms)
+        .saturating_add(1)
+        .saturating_mul(block_ms);
+    match flush_until {
+        Some(until) => (min <= until).then(|| end.min(until.saturating_add(1))),
+        None => (max >= end.saturating_add(grace_ms)).then_some(end),
+    }
+}
+
+/// What one shipping pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShipOutcome {
+    pub blocks_uploaded: usize,
+    /// Failures (each tenant stops at its first; later passes retry).
+    pub errors: Vec<String>,
+}
+
+impl MetricsIngester {
+    /// Cuts, uploads and truncates every block that is due, for every tenant.
+    pub async fn ship_due_blocks(&self) -> ShipOutcome {
+        self.ship(false).await
+    }
+
+    /// Cuts and uploads everything the heads hold now (`POST /ingester/flush`).
+    pub async fn flush_blocks(&self) -> ShipOutcome {
+        self.ship(true).await
+    }
+
+    async fn ship(&self, force: bool) -> ShipOutcome {
+        let _one_at_a_time = self.shipping.lock().await;
+        let tenants: Vec<(TenantId, Arc<TenantDb>)> = self
+            .tenants
+            .read()
+            .iter()
+            .map(|(t, db)| (t.clone(), db.clone()))
+            .collect();
+        let mut outcome = ShipOutcome::default();
+        for (tenant, db) in tenants {
+            if let Err(e) = self.ship_tenant(&tenant, &db, force, &mut outcome).await {
+                tracing::error!(tenant = %tenant, error = %e, "block shipping failed; retrying on the next tick");
+                outcome.errors.push(e.to_string());
+            }
+        }
+        outcome
+    }
+
+    async fn ship_tenant(
+        &self,
+        tenant: &TenantId,
+        db: &Arc<TenantDb>,
+        force: bool,
+        outcome: &mut ShipOutcome,
+    ) -> Result<(), IngesterError> {
+        let config = &self.config.metrics;
+        let block_ms = config.block_duration.as_millis() as i64;
+        let grace_ms = config.effective_block_cut_grace().as_millis() as i64;
+        let flush_until = db.time_range().filter(|_| force).map(|(_, max)| max);
+        for _ in 0..MAX_BLOCKS_PER_PASS {
+            let range = db.time_range();
+            let Some(boundary) = next_boundary(range, block_ms, grace_ms, flush_until) else {
+                return Ok(());
+            };
+            if self.ship_block(tenant, db, boundary).await? {
+                outcome.blocks_uploaded += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts the block ending at `boundary`, uploads it and truncates; whether a block was
+    /// uploaded (a range may hold nothing, e.g. only rejected samples).
+    async fn ship_block(
+        &self,
+        tenant: &TenantId,
+        db: &Arc<TenantDb>,
+        boundary: i64,
+    ) -> Result<bool, IngesterError> {
+        let block_id = new_block_id(SystemTime::now());
+        let source = BlockSource {
+            block_id: block_id.clone(),
+            tenant: tenant.as_str().to_owned(),
+            source_ingester: self.instance_id.clone(),
+            compaction: BlockCompaction {
+                level: 1,
+                sources: vec![block_id.clone()],
+            },
+        };
+        let cut_db = db.clone();
+        let block = tokio::task::spawn_blocking(move || cut_db.cut_block(boundary, source))
+            .await
+            .map_err(|e| IngesterError::Task(e.to_string()))?
+            .map_err(|source| IngesterError::Cut {
+                tenant: tenant.to_string(),
+                source,
+            })?;
+        let uploaded = block.is_some();
+        if let Some(block) = block {
+            self.metrics.count_block_cut();
+            self.upload(tenant, block).await?;
+        }
+        self.truncate(tenant, db, boundary).await?;
+        Ok(uploaded)
+    }
+
+    async fn upload(&self, tenant: &TenantId, block: EncodedBlock) -> Result<(), IngesterError> {
+        let id = &block.meta.block_id;
+        let started = Instant::now();
+        // meta.json last: its presence marks the block complete
+        let files = [
+            (INDEX_FILE, Bytes::from(block.index)),
+            (CHUNKS_FILE, Bytes::from(block.chunks)),
+            (META_FILE, Bytes::from(block.meta.to_json())),
+        ];
+        for (file, bytes) in &files {
+            let key = block_object_key(Signal::Metrics, tenant, id, file);
+            let put = self.store.put(&key, PutPayload::from(bytes.clone())).await;
+            if let Err(e) = put {
+                self.metrics.count_upload_failure();
+                return Err(IngesterError::Upload {
+                    tenant: tenant.to_string(),
+                    block_id: id.clone(),
+                    source: StorageError::from(e),
+                });
+            }
+        }
+        let bytes = files.iter().map(|(_, b)| b.len() as u64).sum();
+        self.metrics.observe_upload(bytes);
+        tracing::info!(
+            tenant = %tenant, block = %id, min_time = block.meta.min_time_ms,
+            max_time = block.meta.max_time_ms, series = block.meta.stats.series,
+            samples = block.meta.stats.samples, bytes, ms = started.elapsed().as_millis() as u64,
+            "block uploaded"
+        );
+        if let Err(e) = update_bucket_index(&*self.store, Signal::Metrics, tenant).await {
+            // the next upload (or the compactor) refreshes it; readers fall back to a listing
+            tracing::warn!(tenant = %tenant, error = %e, "bucket index update failed");
+        }
+        Ok(())
+    }
+
+    async fn truncate(
+        &self,
+        tenant: &TenantId,
+        db: &Arc<TenantDb>,
+        boundary: i64,
+    ) -> Result<(), IngesterError> {
+        let db = db.clone();
+        let stats = tokio::task::spawn_blocking(move || db.truncate(boundary))
+            .await
+            .map_err(|e| IngesterError::Task(e.to_string()))?
+            .map_err(|source| IngesterError::Truncate {
+                tenant: tenant.to_string(),
+                source,
+            })?;
+        self.metrics.observe_truncation(&stats);
+        Ok(())
+    }
+
+    /// The shipper's lifecycle, for the service manager: a timer every
+    /// `block_check_interval`; stopping cancels it without cutting partial blocks.
+    pub fn shipper_service(self: &Arc<Self>) -> Arc<dyn Service> {
+        Arc::new(BlockShipperService {
+            ingester: self.clone(),
+            cancel: CancellationToken::new(),
+        })
+    }
+}
+
+/// Runs [`MetricsIngester::ship_due_blocks`] on a timer.
+pub struct BlockShipperService {
+    ingester: Arc<MetricsIngester>,
+    cancel: CancellationToken,
+}
+
+impl Service for BlockShipperService {
+    fn name(&self) -> &str {
+        "ingester-metrics-shipper"
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        let ingester = self.ingester.clone();
+        let cancel = self.cancel.clone();
+        let period = ingester.config.metrics.block_check_interval;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tick.tick() => { ingester.ship_due_blocks().await; }
+                }
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        self.cancel.cancel();
+        // wait for a pass in progress, so its upload and truncation finish cleanly
+        Box::pin(async move {
+            let _ = self.ingester.shipping.lock().await;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_are_aligned_and_wait_for_the_grace() {
+        // (min, max), block, grace, force -> boundary
+        type Case = (Option<(i64, i64)>, i64, i64, Option<i64>, Option<i64>);
+        let cases: &[Case] = &[
+            (None, 100, 50, None, None),
+            (None, 100, 50, Some(20), None),
+            (Some((10, 140)), 100, 50, None, None),
+            (Some((10, 150)), 100, 50, None, Some(100)),
+            (Some((100, 260)), 100, 50, None, Some(200)),
+            (Some((-50, 60)), 100, 10, None, Some(0)),
+            (Some((10, 20)), 100, 50, Some(20), Some(21)),
+            (Some((10, 520)), 100, 50, Some(520), Some(100)),
+            (Some((500, 500)), 100, 50, Some(500), Some(501)),
+            // data that arrived after the flush began waits for the timer
+            (Some((521, 530)), 100, 50, Some(520), None),
+            (Some((510, 530)), 100, 50, Some(520), Some(521)),
+        ];
+        for &(range, block, grace, flush, want) in cases {
+            assert_eq!(
+                next_boundary(range, block, grace, flush),
+                want,
+                "{range:?} {block} {grace} {flush:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The bucket index against an in-memory store.
+
+use object_store::memory::InMemory;
+
+use super::*;
+use crate::keys::block_object_key;
+
+fn tenant() -> TenantId {
+    TenantId::parse("team-a").unwrap()
+}
+
+fn meta(id: &str, min: i64, max: i64, level: u32) -> Vec<u8> {
+    format!(
+        r#"{{"version":2,"block_id":"{id}","min_time_ms":{min},"max_time_ms":{max},
+            "stats":{{"series":1}},"source_ingester":"ing-1",
+            "compaction":{{"level":{level},"sources":["{id}"]}},"tenant":"team-a"}}"#
+    )
+    .into_bytes()
+}
+
+async fn put(store: &InMemory, id: &str, file: &str, bytes: Vec<u8>) {
+    let key = block_object_key(Signal::Metrics, &tenant(), id, file);
+    store.put(&key, PutPayload::from(bytes)).await.unwrap();
+}
+
+fn ids(blocks: &[BucketBlock]) -> Vec<&str> {
+    blocks.iter().map(|b| b.block_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn update_lists_complete_blocks_only() {
+    let store = InMemory::new();
+    assert_eq!(
+        read_bucket_index(&store, Signal::Metrics, &tenant())
+            .await
+            .unwrap(),
+        None
+    );
+    put(&store, "B2", "index", vec![1]).await;
+    put(&store, "B2", "meta.json", meta("B2", 200, 299, 1)).await;
+    put(&store, "B1", "meta.json", meta("B1", 100, 199, 2)).await;
+    // no meta.json yet: an upload in progress
+    put(&store, "B3", "index", vec![1]).await;
+
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&index.blocks), ["B1", "B2"]);
+    assert_eq!(
+        index.blocks[0],
+        BucketBlock {
+            block_id: "B1".into(),
+            min_time_ms: 100,
+            max_time_ms: 199,
+            compaction_level: 2,
+            source: "ing-1".into(),
+        }
+    );
+    assert!(index.updated_at_ms > 0);
+    let read = read_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(read.as_ref(), Some(&index));
+
+    // idempotent; picks up the finished upload and forgets deleted blocks
+    put(&store, "B3", "meta.json", meta("B3", 50, 99, 1)).await;
+    let key = block_object_key(Signal::Metrics, &tenant(), "B2", "meta.json");
+    store.delete(&key).await.unwrap();
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&index.blocks), ["B3", "B1"]);
+    let again = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(again.blocks, index.blocks);
+}
+
+#[tokio::test]
+async fn list_blocks_falls_back_to_a_listing() {
+    let store = InMemory::new();
+    put(&store, "B1", "meta.json", meta("B1", 100, 199, 1)).await;
+    put(&store, "BAD", "meta.json", b"not json".to_vec()).await;
+    let blocks = list_blocks(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&blocks), ["B1"]);
+    // the index, once written, is what is listed
+    update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    put(&store, "B2", "meta.json", meta("B2", 200, 299, 1)).await;
+    let blocks = list_blocks(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&blocks), ["B1"]);
+    assert!(list_blocks(&store, Signal::Logs, &tenant())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn corrupt_index_is_rebuilt_and_tenants_are_listed() {
+    let store = InMemory::new();
+    put(&store, "B1", "meta.json", meta("B1", 100, 199, 1)).await;
+    let key = bucket_index_key(Signal::Metrics, &tenant());
+    store
+        .put(&key, PutPayload::from_static(b"{"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        read_bucket_index(&store, Signal::Metrics, &tenant()).await,
+        Err(StorageError::Corrupt(_))
+    ));
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&index.blocks), ["B1"]);
+    let other = TenantId::parse("team-b").unwrap();
+    let key = block_object_key(Signal::Metrics, &other, "B9", "meta.json");
+    store
+        .put(&key, PutPayload::from(meta("B9", 1, 2, 1)))
+        .await
+        .unwrap();
+    let tenants = list_tenants(&store, Signal::Metrics).await.unwrap();
+    let names: Vec<&str> = tenants.iter().map(|t| t.as_str()).collect();
+    assert_eq!(names, ["team-a", "team-b"]);
+}
