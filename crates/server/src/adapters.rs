@@ -9,7 +9,12 @@ use sextant_ingester::RingMembership;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Service};
 use sextant_proto::ingester::metrics_ingester_client::MetricsIngesterClient;
-use sextant_proto::ingester::{MetricsPushRequest, MetricsPushResponse};
+use sextant_proto::ingester::{
+    MetricsLabelsRequest, MetricsMetadataRequest, MetricsPushRequest, MetricsPushResponse,
+    MetricsQueryRequest, MetricsSeriesRequest, SeriesLabels,
+};
+use sextant_proto::prometheus::{MetricMetadata, TimeSeries};
+use sextant_querier::IngesterQueryClients;
 use sextant_ring::client_pool::ClientPool;
 use sextant_ring::{GossipKv, Lifecycler, ReplicationConfig, Ring, TokenRing};
 use tokio_util::sync::CancellationToken;
@@ -134,6 +139,96 @@ impl IngesterClientFactory for GrpcIngesterClients {
     }
 }
 
+/// How long a querier waits for one ingester's answer before counting it as failed.
+const INGESTER_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn with_timeout<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(INGESTER_QUERY_TIMEOUT);
+    request
+}
+
+impl IngesterQueryClients for GrpcIngesterClients {
+    fn query_stream(
+        &self,
+        addr: &str,
+        request: MetricsQueryRequest,
+    ) -> BoxFuture<'static, Result<Vec<TimeSeries>, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            let mut stream = client?
+                .query_stream(with_timeout(request))
+                .await?
+                .into_inner();
+            let mut series = Vec::new();
+            while let Some(batch) = stream.message().await? {
+                series.extend(batch.series);
+            }
+            Ok(series)
+        })
+    }
+
+    fn label_names(
+        &self,
+        addr: &str,
+        request: MetricsLabelsRequest,
+    ) -> BoxFuture<'static, Result<Vec<String>, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            Ok(client?
+                .label_names(with_timeout(request))
+                .await?
+                .into_inner()
+                .values)
+        })
+    }
+
+    fn label_values(
+        &self,
+        addr: &str,
+        request: MetricsLabelsRequest,
+    ) -> BoxFuture<'static, Result<Vec<String>, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            Ok(client?
+                .label_values(with_timeout(request))
+                .await?
+                .into_inner()
+                .values)
+        })
+    }
+
+    fn series(
+        &self,
+        addr: &str,
+        request: MetricsSeriesRequest,
+    ) -> BoxFuture<'static, Result<Vec<SeriesLabels>, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            Ok(client?
+                .series(with_timeout(request))
+                .await?
+                .into_inner()
+                .series)
+        })
+    }
+
+    fn metadata(
+        &self,
+        addr: &str,
+        request: MetricsMetadataRequest,
+    ) -> BoxFuture<'static, Result<Vec<MetricMetadata>, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move {
+            Ok(client?
+                .metadata(with_timeout(request))
+                .await?
+                .into_inner()
+                .metadata)
+        })
+    }
+}
+
 /// Reloads the runtime overrides file in the background.
 pub(crate) struct OverridesService {
     overrides: Overrides,
@@ -185,6 +280,49 @@ impl Service for GossipService {
         Box::pin(async move {
             self.0.leave().await;
             Ok(())
+        })
+    }
+}
+
+/// Several services as one: started in order, stopped in reverse order.
+pub(crate) struct Sequence {
+    name: String,
+    services: Vec<Arc<dyn Service>>,
+}
+
+impl Sequence {
+    pub(crate) fn new(name: &str, services: Vec<Arc<dyn Service>>) -> Self {
+        Sequence {
+            name: name.to_string(),
+            services,
+        }
+    }
+}
+
+impl Service for Sequence {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            for service in &self.services {
+                service.start().await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            let mut first_error = None;
+            for service in self.services.iter().rev() {
+                if let Err(e) = service.stop().await {
+                    tracing::warn!(service = service.name(), error = %e, "stopping failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
         })
     }
 }

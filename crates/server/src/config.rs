@@ -7,6 +7,7 @@ use sextant_distributor::DistributorConfig;
 use sextant_ingester::IngesterConfig;
 use sextant_kit::overrides::OverridesConfig;
 use sextant_model::{Signal, TenantLimits};
+use sextant_querier::QuerierConfig;
 use sextant_ring::MemberlistConfig;
 use sextant_storage::StorageConfig;
 
@@ -14,7 +15,7 @@ use sextant_storage::StorageConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RootConfig {
-    /// Comma-separated targets: `all`, `write`, `distributor`, `ingester`.
+    /// Comma-separated targets: `all`, `write`, `read`, `distributor`, `ingester`, `querier`.
     pub target: String,
     /// Signals this process handles (`metrics`, `logs`, `traces`).
     #[serde(with = "signal_list")]
@@ -26,6 +27,7 @@ pub struct RootConfig {
     pub memberlist: MemberlistConfig,
     pub distributor: DistributorConfig,
     pub ingester: IngesterConfig,
+    pub querier: QuerierConfig,
     pub storage: StorageConfig,
     /// Global defaults of the per-tenant limits.
     pub limits: TenantLimits,
@@ -43,6 +45,7 @@ impl Default for RootConfig {
             memberlist: MemberlistConfig::default(),
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
+            querier: QuerierConfig::default(),
             storage: StorageConfig::default(),
             limits: TenantLimits::default(),
             runtime_config: OverridesConfig::default(),
@@ -58,6 +61,7 @@ impl RootConfig {
         }
         self.distributor.validate()?;
         self.ingester.validate()?;
+        self.querier.validate()?;
         Ok(())
     }
 

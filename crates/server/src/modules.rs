@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
 use sextant_distributor::Distributor;
 use sextant_ingester::MetricsIngester;
@@ -11,7 +12,10 @@ use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
 use sextant_kit::tenant::TenantResolver;
+use sextant_metrics::promql::{Engine, EngineOptions};
 use sextant_model::Signal;
+use sextant_querier::api::{prometheus_api_router, ApiState};
+use sextant_querier::Querier;
 use sextant_ring::{GossipKv, Ring};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +36,7 @@ pub struct Context {
     overrides: Option<Overrides>,
     gossip: Option<Arc<GossipKv>>,
     ingester_metrics_ring: Option<Arc<Ring>>,
+    store: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Context {
@@ -47,6 +52,7 @@ impl Context {
             overrides: None,
             gossip: None,
             ingester_metrics_ring: None,
+            store: None,
         }
     }
 
@@ -65,12 +71,13 @@ pub enum InitError {
 }
 
 /// Components that run per signal, in the order targets list them.
-const COMPONENTS: &[&str] = &["distributor", "ingester"];
+const COMPONENTS: &[&str] = &["distributor", "ingester", "querier"];
 
 /// Aliases of targets, as in Cortex/Loki/Tempo.
 const ALIASES: &[(&str, &[&str])] = &[
-    ("all", &["distributor", "ingester"]),
+    ("all", &["distributor", "ingester", "querier"]),
     ("write", &["distributor", "ingester"]),
+    ("read", &["querier"]),
 ];
 
 /// The table. Dependencies point at modules started earlier and stopped later.
@@ -88,6 +95,11 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 init: init_memberlist,
             },
             Module {
+                name: "storage",
+                deps: &[],
+                init: init_storage,
+            },
+            Module {
                 name: "ring-ingester-metrics",
                 deps: &["memberlist-kv"],
                 init: init_ingester_metrics_ring,
@@ -99,8 +111,13 @@ pub fn table() -> ModuleTable<Context, InitError> {
             },
             Module {
                 name: "ingester-metrics",
-                deps: &["runtime-config", "ring-ingester-metrics"],
+                deps: &["runtime-config", "ring-ingester-metrics", "storage"],
                 init: init_ingester_metrics,
+            },
+            Module {
+                name: "querier-metrics",
+                deps: &["ring-ingester-metrics", "storage"],
+                init: init_querier_metrics,
             },
         ],
         Vec::new(),
@@ -121,7 +138,7 @@ pub fn modules_for(
             None if COMPONENTS.contains(target) => vec![*target],
             None => {
                 return Err(ServiceError::UnknownTarget(format!(
-                    "{target} (available in this release: all, write, distributor, ingester)"
+                    "{target} (available in this release: all, write, read, distributor, ingester, querier)"
                 ))
                 .into())
             }
@@ -175,6 +192,17 @@ fn init_memberlist(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitEr
     Ok(Some(Arc::new(adapters::GossipService(kv))))
 }
 
+fn init_storage(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let store =
+        sextant_storage::object_store(&ctx.config.storage).map_err(|e| init_error("storage", e))?;
+    let store: Arc<dyn ObjectStore> = Arc::new(sextant_storage::InstrumentedStore::new(
+        store,
+        &mut ctx.registry,
+    ));
+    ctx.store = Some(store);
+    Ok(None)
+}
+
 fn init_ingester_metrics_ring(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
     let kv = ctx
         .gossip
@@ -223,19 +251,55 @@ fn init_ingester_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, 
         .overrides
         .clone()
         .ok_or_else(|| missing("ingester-metrics", "runtime-config"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("ingester-metrics", "storage"))?;
     let membership = adapters::membership(&ctx.config, "ingester-metrics", kv, ring)
         .map_err(|e| init_error("ingester-metrics", e))?;
     let ingester = MetricsIngester::new(
         ctx.config.ingester.clone(),
         overrides,
         membership,
+        store,
         ctx.readiness.register("ingester-metrics"),
         ctx.shutdown.clone(),
         &mut ctx.registry,
     );
     ctx.grpc_routes.add_service(ingester.grpc_service());
     ctx.http_routes.push(ingester.router());
-    Ok(Some(ingester.service()))
+    // The shipper starts after the WAL replay and stops before the ingester leaves the ring.
+    Ok(Some(Arc::new(adapters::Sequence::new(
+        "ingester-metrics",
+        vec![ingester.service(), ingester.shipper_service()],
+    ))))
+}
+
+fn init_querier_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_metrics_ring
+        .clone()
+        .ok_or_else(|| missing("querier-metrics", "ring-ingester-metrics"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("querier-metrics", "storage"))?;
+    let config = ctx.config.querier.clone();
+    let querier = Querier::new(
+        config.clone(),
+        adapters::ring_snapshot(ring),
+        Arc::new(adapters::GrpcIngesterClients::default()),
+        store,
+        &mut ctx.registry,
+    );
+    let state = ApiState::with_config(
+        Arc::new(querier),
+        Engine::new(EngineOptions::default()),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        config.prometheus_api,
+    );
+    ctx.http_routes.push(prometheus_api_router(state));
+    Ok(None)
 }
 
 fn missing(module: &str, dependency: &str) -> InitError {

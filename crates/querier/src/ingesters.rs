@@ -1,0 +1,226 @@
+//! Reading recent data from the ingesters: every healthy instance of the `ingester-metrics`
+//! ring is asked, and a call succeeds while at most `replication_factor / 2` of them failed
+//! (unhealthy instances count as failed), so every quorum-acknowledged sample is seen.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use sextant_proto::ingester::{
+    MetricsLabelsRequest, MetricsMetadataRequest, MetricsQueryRequest, MetricsSeriesRequest,
+    SeriesLabels,
+};
+use sextant_proto::prometheus::{MetricMetadata, TimeSeries};
+use sextant_ring::{InstanceDesc, InstanceState, TokenRing};
+use tonic::Status;
+
+use crate::instrumentation::QuerierMetrics;
+use crate::source::QuerierError;
+
+/// Where the querier reads the current `ingester-metrics` ring from.
+pub type RingSnapshot = Arc<dyn Fn() -> Arc<TokenRing> + Send + Sync>;
+
+/// Sends read requests to the ingester at `addr`. Production uses pooled tonic clients of
+/// `MetricsIngester`; tests use in-memory ingesters.
+pub trait IngesterQueryClients: Send + Sync + 'static {
+    /// `QueryStream`, with the streamed batches' series concatenated.
+    fn query_stream(
+        &self,
+        addr: &str,
+        request: MetricsQueryRequest,
+    ) -> BoxFuture<'static, Result<Vec<TimeSeries>, Status>>;
+
+    /// `LabelNames`: the response's values.
+    fn label_names(
+        &self,
+        addr: &str,
+        request: MetricsLabelsRequest,
+    ) -> BoxFuture<'static, Result<Vec<String>, Status>>;
+
+    /// `LabelValues`: the response's values.
+    fn label_values(
+        &self,
+        addr: &str,
+        request: MetricsLabelsRequest,
+    ) -> BoxFuture<'static, Result<Vec<String>, Status>>;
+
+    /// `Series`: the response's label sets.
+    fn series(
+        &self,
+        addr: &str,
+        request: MetricsSeriesRequest,
+    ) -> BoxFuture<'static, Result<Vec<SeriesLabels>, Status>>;
+
+    /// `Metadata`: the response's entries.
+    fn metadata(
+        &self,
+        addr: &str,
+        request: MetricsMetadataRequest,
+    ) -> BoxFuture<'static, Result<Vec<MetricMetadata>, Status>>;
+}
+
+/// Fans one request out to the ring's healthy ingesters.
+pub(crate) struct IngesterFanOut {
+    pub(crate) ring: RingSnapshot,
+    pub(crate) clients: Arc<dyn IngesterQueryClients>,
+    pub(crate) metrics: QuerierMetrics,
+}
+
+/// The instances to ask and those that count as failed before anything is sent.
+struct Targets {
+    ask: Vec<InstanceDesc>,
+    failures: Vec<String>,
+    max_failures: usize,
+}
+
+fn targets(ring: &TokenRing, now_ms: i64) -> Targets {
+    let timeout = i64::try_from(ring.config().heartbeat_timeout.as_millis()).unwrap_or(i64::MAX);
+    let mut ask = Vec::new();
+    let mut failures = Vec::new();
+    for instance in ring.instances() {
+        if !instance.is_healthy(now_ms, timeout) {
+            failures.push(format!("{} at {}: unhealthy", instance.id, instance.addr));
+        } else if matches!(
+            instance.state,
+            InstanceState::Active | InstanceState::Leaving
+        ) {
+            ask.push(instance.clone());
+        }
+        // a healthy JOINING instance owns no data yet
+    }
+    Targets {
+        ask,
+        failures,
+        max_failures: ring.config().replication_factor / 2,
+    }
+}
+
+impl IngesterFanOut {
+    /// Calls `call` on every healthy ingester and returns the successful answers, failing
+    /// once more than `replication_factor / 2` instances failed.
+    pub(crate) async fn call<T, F>(
+        &self,
+        operation: &'static str,
+        now_ms: i64,
+        call: F,
+    ) -> Result<Vec<T>, QuerierError>
+    where
+        F: Fn(&dyn IngesterQueryClients, &str) -> BoxFuture<'static, Result<T, Status>>,
+    {
+        let ring = (self.ring)();
+        if ring.instances().is_empty() {
+            return Err(QuerierError::Ingesters(
+                "the ingester-metrics ring has no instances".into(),
+            ));
+        }
+        let Targets {
+            ask,
+            mut failures,
+            max_failures,
+        } = targets(&ring, now_ms);
+        let mut pending: FuturesUnordered<_> = ask
+            .iter()
+            .map(|instance| {
+                let fut = call(self.clients.as_ref(), &instance.addr);
+                async move { (instance, fut.await) }
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(ask.len());
+        while failures.len() <= max_failures {
+            let Some((instance, result)) = pending.next().await else {
+                break;
+            };
+            self.metrics.ingester_request(operation, result.is_ok());
+            match result {
+                Ok(answer) => answers.push(answer),
+                Err(status) => {
+                    tracing::warn!(
+                        operation,
+                        instance = %instance.id,
+                        addr = %instance.addr,
+                        error = %status.message(),
+                        "ingester request failed"
+                    );
+                    failures.push(format!(
+                        "{} at {}: {}",
+                        instance.id,
+                        instance.addr,
+                        status.message()
+                    ));
+                }
+            }
+        }
+        if failures.len() > max_failures {
+            return Err(QuerierError::Ingesters(format!(
+                "{} of the ingester-metrics ring failed (at most {max_failures} may): {}",
+                failures.len(),
+                failures.join("; ")
+            )));
+        }
+        Ok(answers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use sextant_ring::{ReplicationConfig, RingDesc};
+
+    use super::*;
+
+    fn ring(instances: &[(&str, InstanceState, i64)]) -> TokenRing {
+        let mut desc = RingDesc {
+            instances: BTreeMap::new(),
+        };
+        for (i, (id, state, heartbeat_ms)) in instances.iter().enumerate() {
+            desc.instances.insert(
+                id.to_string(),
+                InstanceDesc {
+                    id: id.to_string(),
+                    addr: format!("{id}:9095"),
+                    zone: String::new(),
+                    state: *state,
+                    tokens: vec![i as u32 * 1000],
+                    heartbeat_ms: *heartbeat_ms,
+                    registered_ms: 0,
+                },
+            );
+        }
+        let config = ReplicationConfig {
+            replication_factor: 3,
+            zone_awareness_enabled: false,
+            heartbeat_timeout: Duration::from_secs(60),
+        };
+        TokenRing::new(&desc, config)
+    }
+
+    #[test]
+    fn targets_by_state_and_health() {
+        use InstanceState::*;
+        let now = 1_000_000;
+        let stale = now - 61_000;
+        let cases = [
+            (
+                "all active",
+                vec![("a", Active, now), ("b", Active, now)],
+                2,
+                0,
+            ),
+            ("leaving is asked", vec![("a", Leaving, now)], 1, 0),
+            ("joining is skipped", vec![("a", Joining, now)], 0, 0),
+            (
+                "stale heartbeat fails",
+                vec![("a", Active, stale), ("b", Active, now)],
+                1,
+                1,
+            ),
+        ];
+        for (name, instances, ask, failed) in cases {
+            let t = targets(&ring(&instances), now);
+            assert_eq!((t.ask.len(), t.failures.len()), (ask, failed), "{name}");
+            assert_eq!(t.max_failures, 1, "{name}");
+        }
+    }
+}

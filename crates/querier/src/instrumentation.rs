@@ -1,0 +1,111 @@
+//! `sextant_querier_*` self-metrics, registered on an injected registry.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    signal: &'static str,
+    operation: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FileLabels {
+    signal: &'static str,
+    file: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignalLabels {
+    signal: &'static str,
+}
+
+const METRICS: &str = "metrics";
+
+/// What the querier's data layer counts. Cheap to clone (counters are shared).
+#[derive(Clone, Debug)]
+pub(crate) struct QuerierMetrics {
+    ingester_requests: Family<RequestLabels, Counter>,
+    blocks_opened: Family<SignalLabels, Counter>,
+    fetched_bytes: Family<FileLabels, Counter>,
+    index_cache_hits: Family<SignalLabels, Counter>,
+    index_cache_misses: Family<SignalLabels, Counter>,
+}
+
+impl QuerierMetrics {
+    pub(crate) fn new(registry: &mut Registry) -> Self {
+        let m = QuerierMetrics {
+            ingester_requests: Family::default(),
+            blocks_opened: Family::default(),
+            fetched_bytes: Family::default(),
+            index_cache_hits: Family::default(),
+            index_cache_misses: Family::default(),
+        };
+        registry.register(
+            "sextant_querier_ingester_requests",
+            "Requests sent to ingesters, by operation and outcome.",
+            m.ingester_requests.clone(),
+        );
+        registry.register(
+            "sextant_querier_blocks_opened",
+            "Blocks whose index a query consulted.",
+            m.blocks_opened.clone(),
+        );
+        registry.register(
+            "sextant_querier_fetched_bytes",
+            "Bytes read from object storage, by block file.",
+            m.fetched_bytes.clone(),
+        );
+        registry.register(
+            "sextant_querier_index_cache_hits",
+            "Block index lookups answered from memory.",
+            m.index_cache_hits.clone(),
+        );
+        registry.register(
+            "sextant_querier_index_cache_misses",
+            "Block index lookups that had to fetch and parse the index.",
+            m.index_cache_misses.clone(),
+        );
+        m
+    }
+
+    pub(crate) fn ingester_request(&self, operation: &'static str, ok: bool) {
+        let status = if ok { "success" } else { "failure" };
+        self.ingester_requests
+            .get_or_create(&RequestLabels {
+                signal: METRICS,
+                operation,
+                status,
+            })
+            .inc();
+    }
+
+    pub(crate) fn block_opened(&self) {
+        self.blocks_opened
+            .get_or_create(&SignalLabels { signal: METRICS })
+            .inc();
+    }
+
+    pub(crate) fn fetched(&self, file: &'static str, bytes: u64) {
+        self.fetched_bytes
+            .get_or_create(&FileLabels {
+                signal: METRICS,
+                file,
+            })
+            .inc_by(bytes);
+    }
+
+    pub(crate) fn index_cache(&self, hit: bool) {
+        let family = if hit {
+            &self.index_cache_hits
+        } else {
+            &self.index_cache_misses
+        };
+        family
+            .get_or_create(&SignalLabels { signal: METRICS })
+            .inc();
+    }
+}

@@ -1,0 +1,34 @@
+//! The querier: reads recent data from the ingesters and older data from blocks in object
+//! storage, merges them (one copy of each sample), evaluates PromQL and serves the Prometheus
+//! HTTP API under `/prometheus/api/v1/`.
+//!
+//! - [`source`]: [`MetricsSource`], what the API needs from the data layer.
+//! - [`api`]: the Prometheus HTTP API over any [`MetricsSource`].
+//! - [`querier`](mod@querier): [`Querier`], the data layer: decides per call which sources to
+//!   ask (`query_ingesters_within`, `query_store_after`), asks them concurrently and merges.
+//! - [`ingesters`]: the fan-out to every healthy ingester of the ring with its failure budget,
+//!   behind [`IngesterQueryClients`] (tonic clients in the server, fakes in tests).
+//! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
+//!   (`blocks/index_cache.rs`) and byte-range chunk reads (`blocks/read.rs`).
+//! - `merge`: one series per label set, one sample per timestamp; sorted unions.
+//! - `wire`: ingester wire messages to engine types.
+//! - [`config`]: [`QuerierConfig`]; `instrumentation`: `sextant_querier_*` self-metrics.
+//!
+//! Tests: unit tests beside each module; `querier/tests.rs` runs the whole data layer over
+//! fake ingesters and blocks in `object_store::memory::InMemory`
+//! (`cargo test -p sextant-querier`).
+
+pub mod api;
+mod blocks;
+pub mod config;
+pub mod ingesters;
+mod instrumentation;
+mod merge;
+pub mod querier;
+pub mod source;
+mod wire;
+
+pub use config::QuerierConfig;
+pub use ingesters::{IngesterQueryClients, RingSnapshot};
+pub use querier::{Clock, Querier};
+pub use source::{MetadataEntry, MetricsSource, QuerierError};
