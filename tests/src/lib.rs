@@ -9,6 +9,7 @@
 //! - [`query`]: reading an ingester's in-memory data through its gRPC `QueryStream`.
 //! - [`ring`]: the JSON of `/ring/<name>?format=json`.
 //! - [`prometheus`]: a real Prometheus server and a reader of the Prometheus text format.
+//! - [`promql_compare`]: a dashboard dataset, dashboard queries, and comparing two query APIs.
 //! - [`ports`], [`wait`]: free loopback ports and bounded polling.
 //!
 //! The scenarios live in `tests/*.rs`; each needs the binary built first
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod ports;
 pub mod process;
 pub mod prometheus;
+pub mod promql_compare;
 pub mod query;
 pub mod remote_write;
 pub mod ring;

@@ -45,6 +45,12 @@ impl PrometheusProcess {
     /// Writes `config` (YAML; `{self}` is replaced by Prometheus' own `host:port`, for
     /// self-scraping) and starts Prometheus. Call [`PrometheusProcess::wait_ready`] next.
     pub fn spawn(config: &str) -> Result<Self> {
+        Self::spawn_with_args(config, &[])
+    }
+
+    /// Like [`PrometheusProcess::spawn`], with extra command-line flags (e.g.
+    /// `--web.enable-remote-write-receiver`).
+    pub fn spawn_with_args(config: &str, args: &[&str]) -> Result<Self> {
         let binary = prometheus_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("sextant-e2e-prometheus-")
@@ -67,6 +73,7 @@ impl PrometheusProcess {
                 process.dir.path().join("data").display()
             ))
             .arg(format!("--web.listen-address={addr}"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -177,12 +177,17 @@ pub struct RemoteWriteClient {
 
 impl RemoteWriteClient {
     pub fn new(http_addr: SocketAddr) -> Result<Self> {
+        Self::for_url(format!("http://{http_addr}/api/v1/push"))
+    }
+
+    /// A client for any remote-write receiver URL (e.g. Prometheus' `/api/v1/write`).
+    pub fn for_url(url: impl Into<String>) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         Ok(RemoteWriteClient {
             http,
-            url: format!("http://{http_addr}/api/v1/push"),
+            url: url.into(),
         })
     }
 
