@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 LOADGEN_ARGS ?= --help
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test e2e lint bench loadgen fuzz clean-data helm-lint check-yaml
+.PHONY: help build run test e2e promql-conformance lint bench loadgen fuzz clean-data helm-lint check-yaml
 
 help: ## List the targets
 	@echo 'usage: make <target>'
@@ -42,6 +42,9 @@ e2e: ## Install Prometheus (Debian package), then run the end-to-end tests (igno
 	bash tests/setup-e2e.sh
 	$(DEBUG_BUILD)
 	$(CARGO) test --workspace --tests -- --ignored --nocapture e2e_
+
+promql-conformance: ## PromQL .test scripts (SEXTANT_PROMQL_TESTDATA, default ../shared/testdata/promql): one line per file
+	SEXTANT_PROMQL_FAILURES=$${SEXTANT_PROMQL_FAILURES:-0} cargo test -p sextant-metrics --test promql_conformance -- --nocapture
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
