@@ -11,6 +11,7 @@ use promql_parser::parser::Expr;
 
 use super::value::EvalError;
 
+mod escapes;
 mod fold;
 mod lexer;
 mod rewrite;
@@ -38,7 +39,8 @@ pub fn parse(query: &str, step_ms: i64) -> Result<Expr, EvalError> {
 /// and `range()` in duration expressions evaluate to.
 pub fn parse_with_range(query: &str, step_ms: i64, range_ms: i64) -> Result<Expr, EvalError> {
     let ctx = fold::FoldContext { step_ms, range_ms };
-    let text = rewrite::rewrite(query, ctx).map_err(|e| parse_error(&e))?;
+    let decoded = escapes::decode_byte_escapes(query);
+    let text = rewrite::rewrite(&decoded, ctx).map_err(|e| parse_error(&e))?;
     let expr = promql_parser::parser::parse(&text).map_err(|e| parse_error(&e))?;
     check_modifiers(&expr)?;
     Ok(expr)

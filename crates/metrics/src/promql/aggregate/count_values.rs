@@ -14,8 +14,9 @@ pub(super) fn count_values(
     grouping: &Grouping,
     label: &str,
 ) -> Result<Vector, EvalError> {
-    // Prometheus validates with UTF-8 label name rules: any non-empty valid UTF-8 text.
-    if label.is_empty() {
+    // Prometheus validates with UTF-8 label name rules: any non-empty valid UTF-8 text (invalid
+    // bytes written as `\xNN` escapes arrive as U+FFFD, see `parse/escapes.rs`).
+    if label.is_empty() || label.contains('\u{fffd}') {
         return Err(EvalError::Execution(format!(
             "invalid label name {}",
             go_quote(label)

@@ -331,7 +331,20 @@ impl Evaluator<'_> {
             let end = source.at.unwrap_or(ts) - source.offset_ms;
             let start = end - source.range_ms;
             let (flo, fhi) = window(&floats, |p| p.t, start, end);
-            let (hlo, hhi) = window(&histograms, |p| p.t, start, end);
+            let (mut hlo, mut hhi) = window(&histograms, |p| p.t, start, end);
+            if extended {
+                // anchored/smoothed histogram windows carry the samples just outside the range
+                // (within the lookback), like the float `before`/`after` points
+                if hlo > 0 && histograms[hlo - 1].t > start - lookback {
+                    hlo -= 1;
+                }
+                if source.modifier == SelectorModifier::Smoothed
+                    && hhi < histograms.len()
+                    && histograms[hhi].t <= end + lookback
+                {
+                    hhi += 1;
+                }
+            }
             let (before, after) = if extended {
                 let after = (source.modifier == SelectorModifier::Smoothed)
                     .then(|| point_after(&floats, end, lookback))

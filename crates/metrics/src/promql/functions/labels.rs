@@ -10,21 +10,10 @@ use crate::promql::value::{EvalError, Vector};
 
 use super::{first_vector, str_arg, with_label, FnArg};
 
-/// Prometheus's UTF-8 label name rule: any non-empty valid UTF-8 text.
-///
-/// promql-parser turns a `\xNN` escape into the code point U+00NN where Go keeps the raw
-/// byte, so a name made only of code points below U+0100 is checked as the bytes Go would
-/// see (`"\xff"` is invalid there). A literal Latin-1 name such as "café" is rejected by
-/// this too; such names are rare enough to accept that.
+/// Prometheus's UTF-8 label name rule: any non-empty valid UTF-8 text. Invalid bytes written
+/// as `\xNN` escapes reach here as U+FFFD (see `parse/escapes.rs`).
 fn is_valid_label_name(name: &str) -> bool {
-    if name.is_empty() || name.contains('\u{fffd}') {
-        return false;
-    }
-    if name.chars().all(|c| (c as u32) < 0x100) && name.chars().any(|c| (c as u32) >= 0x80) {
-        let bytes: Vec<u8> = name.chars().map(|c| c as u32 as u8).collect();
-        return std::str::from_utf8(&bytes).is_ok();
-    }
-    true
+    !name.is_empty() && !name.contains('\u{fffd}')
 }
 
 thread_local! {

@@ -56,8 +56,9 @@ fn label_replace_errors() {
             "invalid regular expression in label_replace(): (.*",
         ),
         (
-            ["\u{ff}", "", "src", "(.*)"],
-            "invalid destination label name in label_replace(): \u{ff}",
+            // an invalid byte escape (`"\xff"`) arrives as U+FFFD from the parser's pre-pass
+            ["\u{fffd}", "", "src", "(.*)"],
+            "invalid destination label name in label_replace(): \u{fffd}",
         ),
         (
             ["", "", "src", "(.*)"],
