@@ -145,15 +145,13 @@ fn fetch(queryable: &dyn Queryable, selectors: &mut [Selector]) -> Result<(), Ev
             start_ms: sel.hull.0,
             end_ms: sel.hull.1,
         };
-        let mut series = Vec::new();
+        let mut series: Vec<Series> = Vec::new();
         for group in &sel.matcher_groups {
-            for s in queryable.select(&hints, group)? {
-                if !series.iter().any(|x: &Series| x.metric == s.metric) {
-                    series.push(s);
-                }
-            }
+            series.extend(queryable.select(&hints, group)?);
         }
         series.sort_by(|a, b| a.metric.cmp(&b.metric));
+        // several matcher groups (`or` in a selector) may select a series twice
+        series.dedup_by(|a, b| a.metric == b.metric);
         sel.series = series;
     }
     Ok(())
