@@ -1,6 +1,7 @@
 //! Label sets and Prometheus' rules for names.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -21,10 +22,11 @@ impl Label {
     }
 }
 
-/// A label set sorted by name with unique names. Owned and simple: hot paths work on borrowed
-/// slices and interned symbols instead (see the `metrics` crate).
+/// A label set sorted by name with unique names. Immutable and shared: a clone is a reference
+/// count increment (the PromQL evaluator hands the same label set to every step of a range
+/// query); building a changed set allocates a new one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// Builds a label set from pairs, sorting by name; a later duplicate name wins.
@@ -37,13 +39,13 @@ impl Labels {
         labels.reverse();
         labels.dedup_by(|a, b| a.name == b.name);
         labels.reverse();
-        Labels(labels)
+        Labels(labels.into())
     }
 
     /// Wraps labels that the caller guarantees are sorted by name and unique.
     pub fn from_sorted(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Labels(labels)
+        Labels(labels.into())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -70,8 +72,9 @@ impl Labels {
         self.0.is_empty()
     }
 
+    /// The labels as an owned vector (copied: the set itself may be shared).
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     pub fn as_slice(&self) -> &[Label] {
