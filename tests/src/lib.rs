@@ -8,6 +8,7 @@
 //! - [`remote_write`]: building remote-write 1.0 / 2.0 requests and pushing them.
 //! - [`query`]: reading an ingester's in-memory data through its gRPC `QueryStream`.
 //! - [`ring`]: the JSON of `/ring/<name>?format=json`.
+//! - [`s3`]: a real S3 server (`s3s-fs`) on loopback.
 //! - [`prometheus`]: a real Prometheus server and a reader of the Prometheus text format.
 //! - [`promql_compare`]: a dashboard dataset, dashboard queries, and comparing two query APIs.
 //! - [`ports`], [`wait`]: free loopback ports and bounded polling.
@@ -23,6 +24,7 @@ pub mod promql_compare;
 pub mod query;
 pub mod remote_write;
 pub mod ring;
+pub mod s3;
 pub mod wait;
 
 pub use cluster::{start_single, Cluster};

@@ -3,7 +3,8 @@
 //! disks (no WAL, no tokens), the querier still answers everything older than the cut from
 //! object storage.
 //!
-//! 1 distributor, 3 ingesters (RF=3), 1 querier, one shared filesystem bucket, 1-minute blocks.
+//! 1 distributor, 3 ingesters (RF=3), 1 querier, one shared bucket (a filesystem directory, or
+//! an S3 bucket on `s3s-fs`), 1-minute blocks.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context, Result};
 use sextant_e2e::remote_write::{series, write_request};
 use sextant_e2e::ring::INGESTER_METRICS_RING;
+use sextant_e2e::s3::S3sFs;
 use sextant_e2e::{wait_for, Cluster, ProcessSpec, RawPush, SextantProcess};
 
 const TENANT: &str = "blocks";
@@ -23,16 +25,17 @@ const POINTS: i64 = 120;
 const BLOCK_DURATION: &str = "1m";
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-fn flags(bucket: &Path) -> Vec<String> {
-    vec![
+fn flags(storage: &[String]) -> Vec<String> {
+    let mut flags = vec![
         "-ingester.lifecycler.heartbeat-period=1s".to_string(),
         "-ingester.lifecycler.heartbeat-timeout=10s".to_string(),
         "-ingester.metrics.replication-factor=3".to_string(),
         format!("-ingester.metrics.block-duration={BLOCK_DURATION}"),
         "-limits.ingestion-rate=0".to_string(),
         "-multitenancy-enabled=true".to_string(),
-        format!("-storage.filesystem.dir={}", bucket.display()),
-    ]
+    ];
+    flags.extend(storage.iter().cloned());
+    flags
 }
 
 fn value(series: usize, i: i64) -> f64 {
@@ -57,7 +60,25 @@ fn uploaded_blocks(bucket: &Path) -> Vec<(i64, i64)> {
 #[ignore = "spawns a cluster (make e2e)"]
 async fn e2e_blocks_outlive_the_ingesters() -> Result<()> {
     let bucket = tempfile::tempdir()?;
-    let flags = flags(bucket.path());
+    let storage = [format!(
+        "-storage.filesystem.dir={}",
+        bucket.path().display()
+    )];
+    blocks_outlive_the_ingesters(&storage, bucket.path()).await
+}
+
+/// The same against a real S3 server (`s3s-fs`) standing in for MinIO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "spawns a cluster and s3s-fs (make e2e)"]
+async fn e2e_blocks_outlive_the_ingesters_on_s3() -> Result<()> {
+    let server = S3sFs::start("blocks").await?;
+    let storage = server.storage_flags("blocks");
+    blocks_outlive_the_ingesters(&storage, &server.root().join("blocks")).await
+}
+
+/// `bucket` is the directory where the bucket's objects appear as files.
+async fn blocks_outlive_the_ingesters(storage: &[String], bucket: &Path) -> Result<()> {
+    let flags = flags(storage);
     let mut cluster = Cluster::start(3, &flags).await?;
     cluster.wait_for_active_ingesters(3, TIMEOUT).await?;
     let mut querier = SextantProcess::spawn(
@@ -97,14 +118,14 @@ async fn e2e_blocks_outlive_the_ingesters() -> Result<()> {
     // Each of the 3 ingesters uploads its own copy of each block; wait until blocks cover at
     // least five minutes.
     let covered = wait_for(TIMEOUT, "blocks uploaded", || async {
-        let blocks = uploaded_blocks(bucket.path());
+        let blocks = uploaded_blocks(bucket);
         let max = blocks.iter().map(|b| b.1).max();
         Ok(max.filter(|m| *m >= first_ms + 5 * 60_000))
     })
     .await?;
     eprintln!(
         "blocks: {:?}, covered up to {covered}",
-        uploaded_blocks(bucket.path()).len()
+        uploaded_blocks(bucket).len()
     );
 
     for ingester in &mut cluster.ingesters {

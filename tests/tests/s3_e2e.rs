@@ -5,102 +5,19 @@
 //!
 //! Needs the `s3s-fs` binary, hence ignored by `cargo test`; `make e2e` runs it with `--ignored`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{ensure, Result};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use sextant_e2e::ports::free_loopback_addr;
-use sextant_e2e::wait_for;
+use sextant_e2e::s3::{S3sFs, ACCESS_KEY, SECRET_KEY};
 use sextant_model::{Signal, TenantId};
 use sextant_storage::keys::{block_object_key, tenant_prefix};
 use sextant_storage::{object_store, Backend, InstrumentedStore, S3Config, StorageConfig};
-use tempfile::TempDir;
 
-const ACCESS_KEY: &str = "sextant-e2e";
-const SECRET_KEY: &str = "sextant-e2e-secret";
 const BUCKET: &str = "blocks";
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// `$S3S_FS_BIN`, else `s3s-fs` on `PATH`, else `~/.cargo/bin/s3s-fs`.
-fn s3s_fs_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("S3S_FS_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("s3s-fs"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let in_cargo_home = std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".cargo/bin/s3s-fs"))
-        .into_iter();
-    on_path
-        .into_iter()
-        .chain(in_cargo_home)
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            anyhow!(
-                "no s3s-fs binary: run tests/setup-e2e.sh \
-                 (cargo install s3s-fs@0.14.1 --locked --features binary) or set S3S_FS_BIN"
-            )
-        })
-}
-
-/// An `s3s-fs` server on a free loopback port, serving `<root>/<bucket>` directories as
-/// buckets; killed on drop.
-struct S3sFs {
-    child: Child,
-    addr: SocketAddr,
-    _root: TempDir,
-}
-
-impl S3sFs {
-    async fn start(bucket: &str) -> Result<Self> {
-        let bin = s3s_fs_binary()?;
-        let root = tempfile::tempdir()?;
-        std::fs::create_dir(root.path().join(bucket))?;
-        let addr = free_loopback_addr();
-        let child = Command::new(&bin)
-            .args(["--host", &addr.ip().to_string()])
-            .args(["--port", &addr.port().to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("spawning {}", bin.display()))?;
-        let server = S3sFs {
-            child,
-            addr,
-            _root: root,
-        };
-        wait_for(STARTUP_TIMEOUT, "s3s-fs to accept connections", || async {
-            Ok(tokio::net::TcpStream::connect(addr).await.ok().map(drop))
-        })
-        .await?;
-        Ok(server)
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn s3_store(server: &S3sFs, secret_key: &str) -> Result<Arc<dyn ObjectStore>> {
     let config = StorageConfig {

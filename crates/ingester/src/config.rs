@@ -50,6 +50,12 @@ pub struct IngesterMetricsConfig {
     /// How often the shipper looks for blocks to cut and retries failed uploads.
     #[serde(with = "sextant_model::duration")]
     pub block_check_interval: Duration,
+    /// How long data stays in the head (and is served by the ingester) after its block was
+    /// uploaded, so queriers have learnt about the block before the ingester stops serving
+    /// it. Must exceed the queriers' `querier.bucket_index_refresh` (30s by default) plus the
+    /// time a bucket index update takes; `0s` truncates the head right after the upload.
+    #[serde(with = "sextant_model::duration")]
+    pub retain_after_upload: Duration,
 }
 
 impl Default for IngesterMetricsConfig {
@@ -61,6 +67,7 @@ impl Default for IngesterMetricsConfig {
             block_duration: Duration::from_secs(2 * 60 * 60),
             block_cut_grace: Duration::ZERO,
             block_check_interval: Duration::from_secs(15),
+            retain_after_upload: Duration::from_secs(60),
         }
     }
 }
@@ -109,6 +116,9 @@ mod tests {
         assert_eq!(c.effective_block_cut_grace(), Duration::from_millis(2500));
         let c: IngesterMetricsConfig = serde_yaml::from_str("block_cut_grace: 1ms\n").unwrap();
         assert_eq!(c.effective_block_cut_grace(), Duration::from_millis(1));
+        assert_eq!(c.retain_after_upload, Duration::from_secs(60));
+        let c: IngesterMetricsConfig = serde_yaml::from_str("retain_after_upload: 0s\n").unwrap();
+        assert_eq!(c.retain_after_upload, Duration::ZERO);
         let bad = |metrics| IngesterConfig {
             metrics,
             ..IngesterConfig::default()

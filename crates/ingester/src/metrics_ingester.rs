@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -84,8 +84,11 @@ pub struct MetricsIngester {
     /// Held while a tenant's database is opened, so two first pushes of a tenant never open
     /// (and write) the same WAL twice.
     opening: AsyncMutex<()>,
-    /// Held by a shipping pass (timer or flush), so blocks are cut one pass at a time.
-    shipping: AsyncMutex<()>,
+    /// Held by a shipping pass (timer or flush), so blocks are cut one pass at a time; holds
+    /// the shipped ranges the heads still keep.
+    shipping: AsyncMutex<shipper::ShipState>,
+    /// When uploads finished, for `retain_after_upload`.
+    clock: shipper::Clock,
 }
 
 impl MetricsIngester {
@@ -116,8 +119,19 @@ impl MetricsIngester {
             background: CancellationToken::new(),
             left: AsyncMutex::new(false),
             opening: AsyncMutex::new(()),
-            shipping: AsyncMutex::new(()),
+            shipping: AsyncMutex::new(shipper::ShipState::default()),
+            clock: Arc::new(SystemTime::now),
         })
+    }
+
+    /// Replaces the shipper's clock; only before the ingester is shared.
+    #[cfg(test)]
+    pub(crate) fn with_clock(mut self: Arc<Self>, clock: shipper::Clock) -> Arc<Self> {
+        match Arc::get_mut(&mut self) {
+            Some(this) => this.clock = clock,
+            None => panic!("with_clock on a shared ingester"),
+        }
+        self
     }
 
     /// The gRPC service (`sextant.ingester.v1.MetricsIngester`).

@@ -236,6 +236,9 @@ pub struct TenantDb {
     wal_bytes: AtomicU64,
     /// Samples and histograms older than this are rejected: the end of the last block cut.
     min_valid_time: AtomicI64,
+    /// Everything older than this is in uploaded blocks: the next cut starts here (the head
+    /// may still hold older data, kept for queries until it is truncated).
+    shipped_until: AtomicI64,
     metadata: Mutex<read::MetadataStore>,
     /// Serializes truncations (and so checkpoints).
     truncating: Mutex<()>,
@@ -261,6 +264,11 @@ impl TenantDb {
             corrupt_records = stats.corrupt_records, duration_ms = stats.duration.as_millis() as u64,
             "wal replayed"
         );
+        // data replayed from before the last uploaded block stays until the next truncation,
+        // but is neither accepted again nor cut into another block
+        let shipped_until = cut::read_shipped_until(&dir)?
+            .max(outcome.checkpoint_min_time)
+            .unwrap_or(i64::MIN);
         let db = TenantDb {
             config,
             head,
@@ -269,7 +277,8 @@ impl TenantDb {
                 batch: WalBatch::default(),
             }),
             wal_bytes: AtomicU64::new(0),
-            min_valid_time: AtomicI64::new(outcome.checkpoint_min_time.unwrap_or(i64::MIN)),
+            min_valid_time: AtomicI64::new(shipped_until),
+            shipped_until: AtomicI64::new(shipped_until),
             metadata: Mutex::default(),
             truncating: Mutex::new(()),
         };
@@ -322,6 +331,11 @@ impl TenantDb {
     /// Samples older than this are rejected (`err-sextant-sample-too-old-for-head`).
     pub fn min_valid_time(&self) -> i64 {
         self.min_valid_time.load(Ordering::Relaxed)
+    }
+
+    /// Everything older than this is in uploaded blocks; the next cut starts here.
+    pub fn shipped_until(&self) -> i64 {
+        self.shipped_until.load(Ordering::Relaxed)
     }
 
     pub fn series_count(&self) -> usize {

@@ -1,16 +1,24 @@
 //! The block shipper: cuts blocks out of the tenants' heads, uploads them and truncates the
-//! head and WAL once they are safely stored.
+//! head and WAL once they are safely stored and queriers know about them.
 //!
 //! Blocks are aligned to multiples of `block_duration` in sample time. The oldest block range
-//! of a head is cut once the head's newest sample is `block_cut_grace` past its end; a head
-//! holding several due ranges (e.g. after a long outage) is cut range by range in one pass.
-//! An upload writes `index`, `chunks`, then `meta.json` (present = complete), then refreshes
-//! the tenant's bucket index; the head is truncated only after the upload succeeded, so a
-//! failed upload keeps everything in the head and WAL and is retried on the next tick.
+//! not shipped yet is cut once the head's newest sample is `block_cut_grace` past its end; a
+//! head holding several due ranges (e.g. after a long outage) is cut range by range in one
+//! pass. An upload writes `index`, `chunks`, then `meta.json` (present = complete), then
+//! refreshes the tenant's bucket index. A failed upload keeps everything in the head and WAL
+//! and is retried on the next tick.
+//!
+//! A shipped range stays in the head for `retain_after_upload`: queriers cache the block list
+//! for a while, and until they see the new block only the ingester can answer for its data.
+//! Each pass (timer or flush) then truncates every tenant up to the newest boundary uploaded
+//! at least that long ago. The list of such boundaries lives in memory only: after a restart,
+//! shipped data replayed from the WAL is served again (queriers deduplicate it), is not cut
+//! again (the db remembers where shipping stopped) and goes with the next truncation.
 //! Shutdown does not cut partial blocks (the WAL keeps the data); `POST /ingester/flush` does.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -22,14 +30,31 @@ use sextant_metrics::block::{
 use sextant_metrics::db::TenantDb;
 use sextant_model::{Signal, TenantId};
 use sextant_storage::keys::block_object_key;
-use sextant_storage::{new_block_id, update_bucket_index, StorageError};
+use sextant_storage::{list_tenants, new_block_id, update_bucket_index, StorageError};
 use tokio_util::sync::CancellationToken;
 
 use super::MetricsIngester;
 use crate::error::IngesterError;
 
+/// How long the bucket index refresh at start may delay the shipper.
+const BUCKET_INDEX_REFRESH_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Most blocks one tenant cuts in one pass (a guard against a head that never empties).
 const MAX_BLOCKS_PER_PASS: usize = 10_000;
+
+/// The shipper's clock, for the upload times that decide when a head is truncated (a seam
+/// for tests).
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// A shipped range still held by the head: the block's end and when its upload finished.
+type Shipped = (i64, SystemTime);
+
+/// What the shipper keeps between passes (behind the one-pass-at-a-time lock).
+#[derive(Debug, Default)]
+pub(crate) struct ShipState {
+    /// Per tenant, the ranges uploaded but not truncated yet, oldest first.
+    retained: HashMap<TenantId, Vec<Shipped>>,
+}
 
 /// The end (exclusive) of the next block to cut from a head spanning `[min, max]`, if one is
 /// due: the end of the aligned range holding `min`, once `max` is `grace_ms` past it. A flush
@@ -53,6 +78,16 @@ pub(crate) fn next_boundary(
     }
 }
 
+/// The newest boundary whose upload is at least `retain` old at `now`: the head may be
+/// truncated up to it. `0s` truncates everything shipped (whatever the clock says).
+fn truncation_due(shipped: &[Shipped], retain: Duration, now: SystemTime) -> Option<i64> {
+    shipped
+        .iter()
+        .filter(|(_, at)| retain.is_zero() || at.checked_add(retain).is_some_and(|t| t <= now))
+        .map(|(boundary, _)| *boundary)
+        .max()
+}
+
 /// What one shipping pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShipOutcome {
@@ -62,18 +97,20 @@ pub struct ShipOutcome {
 }
 
 impl MetricsIngester {
-    /// Cuts, uploads and truncates every block that is due, for every tenant.
+    /// Cuts and uploads every block that is due, for every tenant, and truncates what was
+    /// shipped at least `retain_after_upload` ago.
     pub async fn ship_due_blocks(&self) -> ShipOutcome {
         self.ship(false).await
     }
 
-    /// Cuts and uploads everything the heads hold now (`POST /ingester/flush`).
+    /// Cuts and uploads everything the heads hold now (`POST /ingester/flush`); truncation
+    /// still waits for `retain_after_upload`.
     pub async fn flush_blocks(&self) -> ShipOutcome {
         self.ship(true).await
     }
 
     async fn ship(&self, force: bool) -> ShipOutcome {
-        let _one_at_a_time = self.shipping.lock().await;
+        let mut state = self.shipping.lock().await;
         let tenants: Vec<(TenantId, Arc<TenantDb>)> = self
             .tenants
             .read()
@@ -82,7 +119,11 @@ impl MetricsIngester {
             .collect();
         let mut outcome = ShipOutcome::default();
         for (tenant, db) in tenants {
-            if let Err(e) = self.ship_tenant(&tenant, &db, force, &mut outcome).await {
+            let retained = state.retained.entry(tenant.clone()).or_default();
+            let result = self
+                .ship_tenant(&tenant, &db, force, retained, &mut outcome)
+                .await;
+            if let Err(e) = result {
                 tracing::error!(tenant = %tenant, error = %e, "block shipping failed; retrying on the next tick");
                 outcome.errors.push(e.to_string());
             }
@@ -95,6 +136,7 @@ impl MetricsIngester {
         tenant: &TenantId,
         db: &Arc<TenantDb>,
         force: bool,
+        retained: &mut Vec<Shipped>,
         outcome: &mut ShipOutcome,
     ) -> Result<(), IngesterError> {
         let config = &self.config.metrics;
@@ -102,19 +144,24 @@ impl MetricsIngester {
         let grace_ms = config.effective_block_cut_grace().as_millis() as i64;
         let flush_until = db.time_range().filter(|_| force).map(|(_, max)| max);
         for _ in 0..MAX_BLOCKS_PER_PASS {
-            let range = db.time_range();
+            // the head may still hold shipped data: cutting goes on where shipping stopped
+            let range = db
+                .time_range()
+                .map(|(min, max)| (min.max(db.shipped_until()), max));
             let Some(boundary) = next_boundary(range, block_ms, grace_ms, flush_until) else {
-                return Ok(());
+                break;
             };
             if self.ship_block(tenant, db, boundary).await? {
                 outcome.blocks_uploaded += 1;
             }
+            retained.push((boundary, (self.clock)()));
+            self.truncate_retained(tenant, db, retained).await?;
         }
-        Ok(())
+        self.truncate_retained(tenant, db, retained).await
     }
 
-    /// Cuts the block ending at `boundary`, uploads it and truncates; whether a block was
-    /// uploaded (a range may hold nothing, e.g. only rejected samples).
+    /// Cuts the block ending at `boundary` and uploads it; whether a block was uploaded (a
+    /// range may hold nothing, e.g. only rejected samples).
     async fn ship_block(
         &self,
         tenant: &TenantId,
@@ -144,8 +191,31 @@ impl MetricsIngester {
             self.metrics.count_block_cut();
             self.upload(tenant, block).await?;
         }
-        self.truncate(tenant, db, boundary).await?;
+        let shipped_db = db.clone();
+        let recorded = tokio::task::spawn_blocking(move || shipped_db.set_shipped_until(boundary))
+            .await
+            .map_err(|e| IngesterError::Task(e.to_string()))?;
+        if let Err(e) = recorded {
+            // kept in memory anyway; after a restart the range may be cut (and deduplicated) again
+            tracing::warn!(tenant = %tenant, boundary, error = %e, "cannot persist the shipped bound");
+        }
         Ok(uploaded)
+    }
+
+    /// Truncates the head up to the newest range shipped `retain_after_upload` ago, if any.
+    async fn truncate_retained(
+        &self,
+        tenant: &TenantId,
+        db: &Arc<TenantDb>,
+        retained: &mut Vec<Shipped>,
+    ) -> Result<(), IngesterError> {
+        let retain = self.config.metrics.retain_after_upload;
+        let Some(boundary) = truncation_due(retained, retain, (self.clock)()) else {
+            return Ok(());
+        };
+        self.truncate(tenant, db, boundary).await?;
+        retained.retain(|(b, _)| *b > boundary);
+        Ok(())
     }
 
     async fn upload(&self, tenant: &TenantId, block: EncodedBlock) -> Result<(), IngesterError> {
@@ -202,6 +272,28 @@ impl MetricsIngester {
         Ok(())
     }
 
+    /// Rewrites the bucket index of every tenant with blocks in storage; returns how many were
+    /// updated. Failures are logged: readers fall back to listing, the next upload retries.
+    pub async fn refresh_bucket_indexes(&self) -> usize {
+        let tenants = match list_tenants(&*self.store, Signal::Metrics).await {
+            Ok(tenants) => tenants,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing tenants for the bucket index refresh failed");
+                return 0;
+            }
+        };
+        let mut updated = 0;
+        for tenant in tenants {
+            match update_bucket_index(&*self.store, Signal::Metrics, &tenant).await {
+                Ok(_) => updated += 1,
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "bucket index refresh failed")
+                }
+            }
+        }
+        updated
+    }
+
     /// The shipper's lifecycle, for the service manager: a timer every
     /// `block_check_interval`; stopping cancels it without cutting partial blocks.
     pub fn shipper_service(self: &Arc<Self>) -> Arc<dyn Service> {
@@ -227,17 +319,30 @@ impl Service for BlockShipperService {
         let ingester = self.ingester.clone();
         let cancel = self.cancel.clone();
         let period = ingester.config.metrics.block_check_interval;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => { ingester.ship_due_blocks().await; }
-                }
+        Box::pin(async move {
+            // an ingester killed between an upload and its bucket index update left the index
+            // behind the blocks; bring every tenant's index up to date before shipping again
+            let refresh = ingester.refresh_bucket_indexes();
+            if tokio::time::timeout(BUCKET_INDEX_REFRESH_TIMEOUT, refresh)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "bucket index refresh at start timed out; the next upload refreshes it"
+                );
             }
-        });
-        Box::pin(async { Ok(()) })
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tick.tick() => { ingester.ship_due_blocks().await; }
+                    }
+                }
+            });
+            Ok(())
+        })
     }
 
     fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
@@ -253,6 +358,30 @@ impl Service for BlockShipperService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncation_waits_for_the_retention() {
+        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let shipped = [(10, t(100)), (20, t(130)), (30, t(160))];
+        // retain, now -> boundary
+        let cases: &[(u64, u64, Option<i64>)] = &[
+            (60, 159, None),
+            (60, 160, Some(10)),
+            (60, 219, Some(20)),
+            (60, 500, Some(30)),
+            (0, 0, Some(30)),
+            (0, 100, Some(30)),
+        ];
+        for &(retain, now, want) in cases {
+            let retain = Duration::from_secs(retain);
+            assert_eq!(
+                truncation_due(&shipped, retain, t(now)),
+                want,
+                "{retain:?} {now}"
+            );
+        }
+        assert_eq!(truncation_due(&[], Duration::ZERO, t(0)), None);
+    }
 
     #[test]
     fn boundaries_are_aligned_and_wait_for_the_grace() {

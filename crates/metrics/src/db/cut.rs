@@ -1,10 +1,15 @@
 //! Cutting a block out of the head and truncating the head and the WAL afterwards.
 //!
 //! The caller (the ingester's shipper) runs: [`TenantDb::cut_block`] for a boundary, uploads
-//! the block, and only after a successful upload [`TenantDb::truncate`] with the same boundary.
-//! Cutting raises the head's minimum valid time to the boundary first, so nothing older can be
-//! appended between the cut and the truncation (it would be lost).
+//! the block, records it with [`TenantDb::set_shipped_until`], and some time later (queriers
+//! must have learnt about the block first) [`TenantDb::truncate`] with that boundary or a
+//! later one. Cutting raises the head's minimum valid time to the boundary first, so nothing
+//! older can be appended after the cut (it would never reach a block). A cut covers
+//! `[shipped_until, boundary)`: data kept in the head after its upload is not cut twice, and
+//! a cut whose upload failed is cut again from the same start.
 
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -19,6 +24,9 @@ use crate::write::LabelRef;
 /// Native histograms per block chunk.
 const HISTOGRAMS_PER_CHUNK: usize = 120;
 
+/// The file in the WAL directory holding [`TenantDb::shipped_until`] (decimal ms).
+const SHIPPED_FILE: &str = "shipped_until";
+
 /// What a truncation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TruncateStats {
@@ -32,8 +40,8 @@ pub struct TruncateStats {
 type CutSeries = (Labels, Vec<XorChunk>, Vec<HistogramChunk>);
 
 impl TenantDb {
-    /// Encodes every sample and histogram older than `boundary` into one block (`None` when
-    /// there are none). From now on, appends older than `boundary` are rejected.
+    /// Encodes every sample and histogram in `[shipped_until, boundary)` into one block
+    /// (`None` when there are none). From now on, appends older than `boundary` are rejected.
     pub fn cut_block(
         &self,
         boundary: i64,
@@ -44,13 +52,15 @@ impl TenantDb {
             let _wal = self.wal.lock();
             self.min_valid_time.fetch_max(boundary, Ordering::Relaxed);
         }
+        let from = self.shipped_until();
+        let max_samples = self.config.chunk_max_samples;
         let mut series: Vec<CutSeries> = Vec::new();
         for s in self.head.all_series() {
             let (chunks, histograms) = {
                 let state = s.state.lock();
-                let chunks = state.chunks_before(boundary, self.config.chunk_max_samples);
+                let chunks = state.chunks_between(from, boundary, max_samples);
                 let histograms: Vec<HistogramChunk> = state
-                    .histograms_before(boundary)
+                    .histograms_between(from, boundary)
                     .chunks(HISTOGRAMS_PER_CHUNK)
                     .filter_map(HistogramChunk::encode)
                     .collect();
@@ -69,6 +79,25 @@ impl TenantDb {
             writer.add_series_with_histograms(labels, chunks, histograms)?;
         }
         Ok(Some(writer.finish(source)))
+    }
+
+    /// Records that everything older than `boundary` is in uploaded blocks (the block cut up
+    /// to it was stored): the next cut starts there, also after a restart (the value is kept
+    /// in the WAL directory). Never moves backwards.
+    pub fn set_shipped_until(&self, boundary: i64) -> Result<(), DbError> {
+        let _serial = self.truncating.lock();
+        if self.shipped_until.fetch_max(boundary, Ordering::Relaxed) >= boundary {
+            return Ok(());
+        }
+        let dir = &self.config.dir;
+        let tmp = dir.join(format!("{SHIPPED_FILE}.tmp"));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(boundary.to_string().as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, dir.join(SHIPPED_FILE))
+        };
+        write().map_err(DbError::io("write shipped_until", dir))
     }
 
     /// Drops everything older than `boundary` from the head (and the series left empty), then
@@ -159,4 +188,21 @@ fn label_refs(labels: &Labels) -> Vec<LabelRef<'_>> {
             value: &l.value,
         })
         .collect()
+}
+
+/// The persisted [`TenantDb::shipped_until`], if any; an unreadable value counts as none
+/// (the next cut may then repeat an uploaded range, which queriers deduplicate).
+pub(super) fn read_shipped_until(dir: &Path) -> Result<Option<i64>, DbError> {
+    let path = dir.join(SHIPPED_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let value = text.trim().parse().ok();
+            if value.is_none() {
+                tracing::warn!(path = %path.display(), "ignoring unreadable shipped_until file");
+            }
+            Ok(value)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DbError::io("read shipped_until", dir)(e)),
+    }
 }

@@ -174,31 +174,47 @@ impl SeriesState {
             .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
     }
 
-    /// The float samples older than `boundary` as chunks: closed chunks entirely before it are
-    /// shared, the rest is re-encoded.
-    pub(crate) fn chunks_before(&self, boundary: i64, chunk_max_samples: usize) -> Vec<XorChunk> {
+    /// The float samples in `[from, boundary)` as chunks: closed chunks entirely inside are
+    /// shared, the rest of the range is re-encoded.
+    pub(crate) fn chunks_between(
+        &self,
+        from: i64,
+        boundary: i64,
+        chunk_max_samples: usize,
+    ) -> Vec<XorChunk> {
+        let inside = |t: i64| from <= t && t < boundary;
         let mut out = Vec::new();
         let mut rest = Vec::new();
         for c in &self.closed {
-            if c.max_time() < boundary && rest.is_empty() {
+            if c.max_time() < from || c.min_time() >= boundary {
+                continue;
+            }
+            if c.min_time() >= from && c.max_time() < boundary {
+                // a partial chunk before it (straddling `from`) goes first
+                out.extend(encode_chunks(&std::mem::take(&mut rest), chunk_max_samples));
                 out.push(c.clone());
-            } else if c.min_time() < boundary {
-                rest.extend(c.iter().take_while(|(t, _)| *t < boundary));
+            } else {
+                rest.extend(c.iter().filter(|(t, _)| inside(*t)));
             }
         }
-        if let Some(open) = self.open.as_ref().filter(|o| o.min_time() < boundary) {
-            rest.extend(open.iter().take_while(|(t, _)| *t < boundary));
+        if let Some(open) = self
+            .open
+            .as_ref()
+            .filter(|o| o.min_time() < boundary && o.max_time() >= from)
+        {
+            rest.extend(open.iter().filter(|(t, _)| inside(*t)));
         }
         out.extend(encode_chunks(&rest, chunk_max_samples));
         out
     }
 
-    /// The histograms older than `boundary`.
-    pub(crate) fn histograms_before(&self, boundary: i64) -> &[Histogram] {
+    /// The histograms in `[from, boundary)`.
+    pub(crate) fn histograms_between(&self, from: i64, boundary: i64) -> &[Histogram] {
+        let start = self.histograms.partition_point(|h| h.timestamp_ms < from);
         let end = self
             .histograms
             .partition_point(|h| h.timestamp_ms < boundary);
-        &self.histograms[..end]
+        &self.histograms[start..end.max(start)]
     }
 
     /// Drops every sample and histogram older than `boundary`; true when nothing is left.
@@ -329,6 +345,45 @@ mod tests {
     }
 
     #[test]
+    fn ranges_are_cut_from_whole_and_partial_chunks() {
+        let mut state = SeriesState::default();
+        // closed chunks [0, 1190], [1200, 2390]; open [2400, 2490]
+        for i in 0..250 {
+            state.append_sample(i * 10, i as f64, 120).unwrap();
+        }
+        let times = |chunks: &[XorChunk]| -> Vec<i64> {
+            chunks
+                .iter()
+                .flat_map(|c| c.iter().map(|(t, _)| t))
+                .collect()
+        };
+        // (from, boundary, chunks expected, of which shared with the head)
+        let cases: &[(i64, i64, usize, usize)] = &[
+            (i64::MIN, 1200, 1, 1),
+            (i64::MIN, 1195, 1, 1),
+            (i64::MIN, 1185, 1, 0),
+            (1200, 2400, 1, 1),
+            (1195, 2400, 1, 1),
+            (600, 2450, 3, 1),
+            (2400, 3000, 1, 0),
+            (3000, 4000, 0, 0),
+            (500, 500, 0, 0),
+            (i64::MIN, i64::MAX, 3, 2),
+        ];
+        for &(from, boundary, n, shared) in cases {
+            let chunks = state.chunks_between(from, boundary, 120);
+            let want: Vec<i64> = (0..250)
+                .map(|i| i * 10)
+                .filter(|t| from <= *t && *t < boundary)
+                .collect();
+            assert_eq!(times(&chunks), want, "[{from}, {boundary})");
+            assert_eq!(chunks.len(), n, "[{from}, {boundary})");
+            let kept = chunks.iter().filter(|c| state.closed.contains(c)).count();
+            assert_eq!(kept, shared, "[{from}, {boundary})");
+        }
+    }
+
+    #[test]
     fn histogram_and_exemplar_order_rules() {
         let h = |ts: i64, sum: f64| Histogram {
             timestamp_ms: ts,
@@ -366,6 +421,17 @@ mod tests {
             Ok(Appended::Duplicate)
         );
         assert_eq!(state.histograms_in(TimeRange::new(0, 15)).len(), 1);
+        let between = |from, to| -> Vec<i64> {
+            state
+                .histograms_between(from, to)
+                .iter()
+                .map(|h| h.timestamp_ms)
+                .collect()
+        };
+        assert_eq!(between(i64::MIN, 20), [10]);
+        assert_eq!(between(10, 21), [10, 20]);
+        assert_eq!(between(11, 21), [20]);
+        assert_eq!(between(20, 10), Vec::<i64>::new());
 
         assert_eq!(state.accept_exemplar(5), Ok(Appended::Added));
         assert_eq!(state.accept_exemplar(5), Ok(Appended::Duplicate));

@@ -1,5 +1,7 @@
 //! Block shipping end to end within one ingester: push, tick, find the blocks in the store.
 
+use std::sync::atomic::AtomicU64;
+
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -13,13 +15,37 @@ use super::*;
 
 const SECOND: i64 = 1000;
 
-/// 10 s blocks, cut 5 s (half a block) after their end.
+/// 10 s blocks, cut 5 s (half a block) after their end, truncated right after the upload.
 fn metrics_config() -> IngesterMetricsConfig {
     IngesterMetricsConfig {
         block_duration: std::time::Duration::from_secs(10),
         replication_factor: 1,
+        retain_after_upload: std::time::Duration::ZERO,
         ..IngesterMetricsConfig::default()
     }
+}
+
+/// A fixture whose shipper reads the time (in seconds) from `clock`, started.
+async fn clocked(dir: &Path, store: Arc<dyn ObjectStore>, clock: &Arc<AtomicU64>) -> Fixture {
+    let config = IngesterMetricsConfig {
+        retain_after_upload: std::time::Duration::from_secs(60),
+        ..metrics_config()
+    };
+    let mut f = Fixture::with_store(dir, config, store);
+    let clock = clock.clone();
+    f.ingester = f.ingester.with_clock(Arc::new(move || {
+        let secs = clock.load(Ordering::SeqCst);
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }));
+    f.started().await
+}
+
+/// The times of the `up` samples the ingester serves.
+async fn up_times(ingester: &MetricsIngester) -> Vec<i64> {
+    let got = query(ingester, vec![matcher(MatchType::Eq, "__name__", "up")]).await;
+    got.iter()
+        .flat_map(|s| s.samples.iter().map(|s| s.timestamp))
+        .collect()
 }
 
 fn histogram(ts: i64) -> wire::Histogram {
@@ -258,4 +284,114 @@ async fn data_after_the_cut_survives_a_restart() {
     assert_eq!(times, [(0, 2), (6, 0)]);
     // shutdown did not cut partial blocks: the restarted ingester's store is empty too
     assert!(block_metas(&*f.store).await.is_empty());
+}
+
+#[tokio::test]
+async fn shipped_data_is_served_until_the_retention_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let clock = Arc::new(AtomicU64::new(1000));
+    let f = clocked(dir.path(), store.clone(), &clock).await;
+    f.ingester.push(push_request(&pushed())).await.unwrap();
+
+    assert_eq!(f.ingester.ship_due_blocks().await.blocks_uploaded, 2);
+    let metas = block_metas(&*store).await;
+    // the second block starts where the first ended although the head kept that range
+    assert_eq!(
+        block_contents(&*store, &metas[1]).await,
+        [
+            ("latency".to_owned(), vec![], vec![10_000, 15_000]),
+            ("up".to_owned(), secs(10..=19), vec![]),
+        ]
+    );
+    assert_eq!(
+        up_times(&f.ingester).await,
+        secs(1..=25),
+        "nothing truncated"
+    );
+    let late = series(&[("__name__", "up"), ("job", "a")], &[(19_999, 1.0)]);
+    assert!(f.ingester.push(push_request(&[late])).await.is_err());
+
+    // a later range is cut without anything shipped before
+    let more: Vec<(i64, f64)> = (26..=35).map(|s| (s * SECOND, s as f64)).collect();
+    let more = series(&[("__name__", "up"), ("job", "a")], &more);
+    f.ingester.push(push_request(&[more])).await.unwrap();
+    clock.store(1030, Ordering::SeqCst);
+    assert_eq!(f.ingester.ship_due_blocks().await.blocks_uploaded, 1);
+    let metas = block_metas(&*store).await;
+    assert_eq!(metas.len(), 3);
+    assert_eq!(
+        block_contents(&*store, &metas[2]).await,
+        [
+            ("latency".to_owned(), vec![], vec![20_000, 25_000]),
+            ("up".to_owned(), secs(20..=29), vec![]),
+        ]
+    );
+    assert_eq!(up_times(&f.ingester).await, secs(1..=35));
+
+    // (clock, first sample the head still serves) of passes with nothing new to cut
+    let passes = [(1059, 1), (1060, 20), (1089, 20), (1090, 30)];
+    for (now, first) in passes {
+        clock.store(now, Ordering::SeqCst);
+        let outcome = f.ingester.ship_due_blocks().await;
+        assert_eq!((outcome.blocks_uploaded, outcome.errors.len()), (0, 0));
+        assert_eq!(up_times(&f.ingester).await, secs(first..=35), "at {now}");
+    }
+}
+
+#[tokio::test]
+async fn shipped_data_replayed_after_a_restart_is_not_cut_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let clock = Arc::new(AtomicU64::new(1000));
+    {
+        let f = clocked(dir.path(), store.clone(), &clock).await;
+        f.ingester.push(push_request(&pushed())).await.unwrap();
+        assert_eq!(f.ingester.ship_due_blocks().await.blocks_uploaded, 2);
+        f.ingester.service().stop().await.unwrap();
+    }
+    let f = clocked(dir.path(), store.clone(), &clock).await;
+    // the WAL brings the shipped range back; it is served, but too old for new samples
+    assert_eq!(up_times(&f.ingester).await, secs(1..=25));
+    let late = series(&[("__name__", "up"), ("job", "a")], &[(19_999, 1.0)]);
+    assert!(f.ingester.push(push_request(&[late])).await.is_err());
+    // a flush cuts only what was never shipped
+    assert_eq!(f.ingester.flush_blocks().await.blocks_uploaded, 1);
+    let metas = block_metas(&*store).await;
+    let ranges: Vec<(i64, i64)> = metas
+        .iter()
+        .map(|m| (m.min_time_ms, m.max_time_ms))
+        .collect();
+    assert_eq!(ranges, [(1000, 9000), (10_000, 19_000), (20_000, 25_000)]);
+    assert_eq!(up_times(&f.ingester).await, secs(1..=25));
+    // the next truncation takes the replayed data with it
+    clock.store(1060, Ordering::SeqCst);
+    f.ingester.ship_due_blocks().await;
+    assert!(query(&f.ingester, vec![]).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_bucket_index_is_rebuilt_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let f = Fixture::with_store(dir.path(), metrics_config(), store.clone())
+        .started()
+        .await;
+    f.ingester.push(push_request(&pushed())).await.unwrap();
+    assert_eq!(f.ingester.ship_due_blocks().await.blocks_uploaded, 2);
+    // as if the ingester died between an upload and the index update
+    let tenant = TenantId::parse(TENANT).unwrap();
+    store
+        .delete(&sextant_storage::keys::bucket_index_key(
+            Signal::Metrics,
+            &tenant,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(f.ingester.refresh_bucket_indexes().await, 1);
+    let index = sextant_storage::read_bucket_index(&*store, Signal::Metrics, &tenant)
+        .await
+        .unwrap()
+        .expect("an index");
+    assert_eq!(index.blocks.len(), 2);
 }

@@ -319,3 +319,58 @@ fn metadata_keeps_the_latest_per_family() {
     assert_eq!(db.metadata("b_total", 0)[0].help, "new");
     assert!(db.metadata("nope", 0).is_empty());
 }
+
+#[test]
+fn cuts_cover_only_the_range_since_the_last_shipped_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, h) = ([("__name__", "a")], [("__name__", "h")]);
+    let hists: Vec<Histogram> = (0..30).map(|i| histogram(i * 100, 1)).collect();
+    {
+        let (db, _) = open(dir.path());
+        let batch = Builder::default()
+            .samples(&a, &steps(0, 3000, 10))
+            .series(&h, &[], &hists, &[])
+            .batch;
+        db.append(&batch, &AppendOptions::default()).unwrap();
+        assert_eq!(db.shipped_until(), i64::MIN);
+        // (boundary, float sample times, histogram times) of consecutive shipped cuts
+        let cases: &[(i64, std::ops::Range<i64>, std::ops::Range<i64>)] = &[
+            (1000, 0..1000, 0..10),
+            (1500, 1000..1500, 10..15),
+            (2000, 1500..2000, 15..20),
+        ];
+        for (boundary, floats, hs) in cases {
+            let block = db.cut_block(*boundary, source()).unwrap().unwrap();
+            let contents = block_contents(&block);
+            let want_floats: Vec<i64> = floats.clone().step_by(10).collect();
+            let want_hists: Vec<i64> = hs.clone().map(|i| i * 100).collect();
+            assert_eq!(contents[0].1, want_floats, "{boundary}");
+            assert_eq!(contents[1].2, want_hists, "{boundary}");
+            db.set_shipped_until(*boundary).unwrap();
+            // nothing is truncated: the head still answers for the shipped range
+            assert_eq!(sample_times(&db, "a").len(), 300);
+        }
+        // a shipped range is not cut again; the shipped bound never moves back
+        assert!(db.cut_block(2000, source()).unwrap().is_none());
+        db.set_shipped_until(1000).unwrap();
+        assert_eq!(db.shipped_until(), 2000);
+        // truncating an older range keeps the newer shipped data in the head
+        db.truncate(1000).unwrap();
+        assert_eq!(sample_times(&db, "a").first(), Some(&1000));
+    }
+    // after a restart, replayed data before the shipped bound is served but neither
+    // accepted again nor cut again
+    let (db, _) = open(dir.path());
+    assert_eq!((db.shipped_until(), db.min_valid_time()), (2000, 2000));
+    assert_eq!(sample_times(&db, "a").first(), Some(&1000));
+    let late = Builder::default().samples(&a, &[(1999, 1.0)]).batch;
+    let out = db.append(&late, &AppendOptions::default()).unwrap();
+    assert_eq!(count_of(&out, RejectReason::TooOld), 1);
+    let block = db.cut_block(2500, source()).unwrap().unwrap();
+    assert_eq!(
+        (block.meta.min_time_ms, block.meta.max_time_ms),
+        (2000, 2490)
+    );
+    db.truncate(2500).unwrap();
+    assert_eq!(sample_times(&db, "a").first(), Some(&2500));
+}
