@@ -86,3 +86,42 @@ podAntiAffinity:
   mountPath: /etc/sextant/runtime
   readOnly: true
 {{- end }}
+
+{{/* "true" when the pods reading or writing blocks mount the S3 secret access key. */}}
+{{- define "sextant.s3SecretMounted" -}}
+{{- and (eq (toString .Values.config.storage.backend) "s3") .Values.s3Secret.enabled }}
+{{- end }}
+
+{{/* The Secret holding the S3 secret access key. */}}
+{{- define "sextant.s3SecretName" -}}
+{{- default (printf "%s-s3" (include "sextant.fullname" .)) .Values.s3Secret.existingSecret }}
+{{- end }}
+
+{{/* Volumes of the components using storage (ingester, querier): the S3 key and extras;
+     call with (dict "ctx" $ "extra" .Values.<component>.extraVolumes). */}}
+{{- define "sextant.storageVolumes" -}}
+{{- if eq (include "sextant.s3SecretMounted" .ctx) "true" }}
+- name: s3-secret
+  secret:
+    secretName: {{ include "sextant.s3SecretName" .ctx }}
+    items:
+      - key: {{ .ctx.Values.s3Secret.key }}
+        path: secret_access_key
+{{- end }}
+{{- with .extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Mounts matching sextant.storageVolumes: the key lands in
+     /etc/sextant/s3/secret_access_key (config.storage.s3.secret_access_key_file). */}}
+{{- define "sextant.storageVolumeMounts" -}}
+{{- if eq (include "sextant.s3SecretMounted" .ctx) "true" }}
+- name: s3-secret
+  mountPath: /etc/sextant/s3
+  readOnly: true
+{{- end }}
+{{- with .extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
