@@ -22,6 +22,8 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+#[cfg(test)]
+mod testing;
 
 pub use engine::{Engine, EngineOptions, QueryResult};
 pub use histogram::FloatHistogram;

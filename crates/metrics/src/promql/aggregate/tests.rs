@@ -2,30 +2,11 @@
 
 use promql_parser::parser::token::*;
 use promql_parser::parser::LabelModifier;
-use sextant_model::Labels;
 
 use super::*;
 use crate::promql::value::{Annotations, Sample};
 
-fn ls(text: &str) -> Labels {
-    Labels::from_pairs(text.split(',').filter(|p| !p.is_empty()).map(|p| {
-        let (n, v) = p.split_once('=').unwrap_or((p, ""));
-        (n.to_string(), v.to_string())
-    }))
-}
-
-fn input(items: &[(&str, f64)]) -> Vector {
-    items
-        .iter()
-        .map(|(l, f)| Sample {
-            metric: ls(l),
-            t: 0,
-            f: *f,
-            h: None,
-            drop_name: false,
-        })
-        .collect()
-}
+use crate::promql::testing::{floats as input, ls};
 
 fn run(
     op: u16,

@@ -4,31 +4,10 @@ use promql_parser::parser::token::*;
 use promql_parser::parser::{
     BinModifier, LabelModifier, VectorMatchCardinality, VectorMatchFillValues,
 };
-use sextant_model::Labels;
 
 use super::*;
-use crate::promql::value::Sample;
 
-fn ls(text: &str) -> Labels {
-    // "a=1,b=2"
-    Labels::from_pairs(text.split(',').filter(|p| !p.is_empty()).map(|p| {
-        let (n, v) = p.split_once('=').unwrap_or((p, ""));
-        (n.to_string(), v.to_string())
-    }))
-}
-
-fn vec_of(items: &[(&str, f64)]) -> Vector {
-    items
-        .iter()
-        .map(|(l, f)| Sample {
-            metric: ls(l),
-            t: 0,
-            f: *f,
-            h: None,
-            drop_name: false,
-        })
-        .collect()
-}
+use crate::promql::testing::{floats as vec_of, ls};
 
 fn flat(v: &Vector) -> Vec<(String, f64, bool)> {
     let mut out: Vec<_> = v
