@@ -1,0 +1,3 @@
+//! LogQL: the syntax tree ([`ast`]) and its parser.
+
+pub mod ast;
