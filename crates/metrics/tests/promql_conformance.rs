@@ -26,6 +26,8 @@ fn engine() -> Engine {
         max_samples: 10_000,
         default_subquery_step_ms: 60 * 1000,
         enable_delayed_name_removal: true,
+        // more than one thread even on a one-core machine, so the parallel paths run too
+        parallelism: 3,
     })
 }
 

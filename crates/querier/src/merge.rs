@@ -9,6 +9,12 @@ use sextant_model::Labels;
 /// One series per label set, sorted by labels; samples sorted by time with one sample per
 /// timestamp (the first source's, when replicas disagree). Series without samples are dropped.
 pub(crate) fn merge_series(sources: Vec<Vec<Series>>) -> Vec<Series> {
+    let mut sources: Vec<Vec<Series>> = sources.into_iter().filter(|s| !s.is_empty()).collect();
+    if sources.len() == 1 && sources[0].is_sorted_by(|a, b| a.metric < b.metric) {
+        // one answer (one block, or one ingester) is already one series per label set
+        let only = sources.pop().unwrap_or_default();
+        return only.into_iter().filter_map(sorted_points).collect();
+    }
     let mut by_labels: BTreeMap<Labels, Series> = BTreeMap::new();
     for series in sources.into_iter().flatten() {
         match by_labels.get_mut(&series.metric) {
@@ -21,18 +27,22 @@ pub(crate) fn merge_series(sources: Vec<Vec<Series>>) -> Vec<Series> {
             }
         }
     }
-    by_labels
-        .into_values()
-        .map(|mut s| {
-            // stable sorts keep the first copy of a timestamp first, dedup keeps it
-            s.floats.sort_by_key(|p| p.t);
-            s.floats.dedup_by_key(|p| p.t);
-            s.histograms.sort_by_key(|p| p.t);
-            s.histograms.dedup_by_key(|p| p.t);
-            s
-        })
-        .filter(|s| !s.floats.is_empty() || !s.histograms.is_empty())
-        .collect()
+    by_labels.into_values().filter_map(sorted_points).collect()
+}
+
+/// The series with its samples sorted by time, one per timestamp (the first copy); `None`
+/// when it has no samples.
+fn sorted_points(mut s: Series) -> Option<Series> {
+    if !s.floats.is_sorted_by(|a, b| a.t < b.t) {
+        // stable sorts keep the first copy of a timestamp first, dedup keeps it
+        s.floats.sort_by_key(|p| p.t);
+        s.floats.dedup_by_key(|p| p.t);
+    }
+    if !s.histograms.is_sorted_by(|a, b| a.t < b.t) {
+        s.histograms.sort_by_key(|p| p.t);
+        s.histograms.dedup_by_key(|p| p.t);
+    }
+    (!s.floats.is_empty() || !s.histograms.is_empty()).then_some(s)
 }
 
 /// The sorted, unique union of several answers, cut at `limit` (0 = none).
@@ -112,6 +122,31 @@ mod tests {
                 "empty series are dropped",
                 vec![vec![series("a", &[])]],
                 vec![],
+            ),
+            (
+                "one source, sorted, keeps its series",
+                vec![
+                    vec![],
+                    vec![series("a", &[(1, 1.0)]), series("b", &[(2, 2.0)])],
+                ],
+                vec![("a", vec![(1, 1.0)]), ("b", vec![(2, 2.0)])],
+            ),
+            (
+                "one source still gets sorted, unique timestamps",
+                vec![vec![
+                    series("a", &[(2, 2.0), (1, 1.0), (2, 3.0)]),
+                    series("b", &[]),
+                ]],
+                vec![("a", vec![(1, 1.0), (2, 2.0)])],
+            ),
+            (
+                "one source with unsorted or repeated labels is merged",
+                vec![vec![
+                    series("b", &[(1, 1.0)]),
+                    series("a", &[(2, 2.0)]),
+                    series("b", &[(3, 3.0)]),
+                ]],
+                vec![("a", vec![(2, 2.0)]), ("b", vec![(1, 1.0), (3, 3.0)])],
             ),
         ];
         for (name, sources, want) in cases {

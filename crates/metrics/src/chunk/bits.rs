@@ -88,6 +88,18 @@ impl<'a> BitReader<'a> {
         if self.pos + nbits > self.bytes.len() * 8 {
             return None;
         }
+        if nbits == 0 {
+            return Some(0);
+        }
+        // fast path: one big-endian 128-bit load holds any 64 bits from any bit offset
+        let first = self.pos / 8;
+        if let Some(window) = self.bytes.get(first..first + 16) {
+            let mut word = [0u8; 16];
+            word.copy_from_slice(window);
+            let value = (u128::from_be_bytes(word) << (self.pos % 8)) >> (128 - nbits);
+            self.pos += nbits;
+            return Some(value as u64);
+        }
         let mut value = 0u64;
         let mut remaining = nbits;
         while remaining > 0 {

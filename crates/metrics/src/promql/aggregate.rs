@@ -8,6 +8,9 @@
 mod count_values;
 mod float;
 mod k;
+mod range;
+
+pub(crate) use range::{is_grouping_op, RangeAggregation};
 
 use promql_parser::parser::token::{
     TokenType, T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_TOPK,

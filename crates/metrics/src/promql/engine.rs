@@ -16,6 +16,9 @@ pub struct EngineOptions {
     /// Keep `__name__` until the end of evaluation and drop it only where an operation would
     /// (Prometheus's `promql-delayed-name-removal` feature).
     pub enable_delayed_name_removal: bool,
+    /// Threads one query may use for per-series work (range functions); 1 keeps it on the
+    /// calling thread. Default: the machine's available parallelism.
+    pub parallelism: usize,
 }
 
 impl Default for EngineOptions {
@@ -25,6 +28,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             default_subquery_step_ms: 60 * 1000,
             enable_delayed_name_removal: true,
+            parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }

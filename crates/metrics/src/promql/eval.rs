@@ -13,7 +13,10 @@
 
 mod call;
 mod info;
+mod parallel;
 mod plan;
+#[cfg(test)]
+mod range_paths_tests;
 mod selector;
 mod steps;
 #[cfg(test)]
@@ -41,6 +44,7 @@ struct Env<'q> {
     lookback: i64,
     max_samples: usize,
     delayed_name_removal: bool,
+    parallelism: usize,
 }
 
 /// What every evaluator of one query updates.
@@ -97,6 +101,7 @@ pub(crate) fn evaluate(
         lookback: opts.lookback_delta_ms,
         max_samples: opts.max_samples,
         delayed_name_removal: opts.enable_delayed_name_removal,
+        parallelism: opts.parallelism,
     };
     let mut state = State::default();
     let mut ev = Evaluator {
@@ -391,6 +396,9 @@ impl<'a> Evaluator<'a> {
         let input = self.eval(&a.expr)?;
         let op = a.op;
         let modifier = a.modifier.as_ref();
+        if self.start < self.end && aggregate::is_grouping_op(op) {
+            return self.range_eval_agg(op, &input, modifier, param.as_ref());
+        }
         let mut cursor = 0;
         self.range_eval(&[input], |ev, ts, mut v| {
             let p = match (&param, &str_param) {
@@ -401,6 +409,33 @@ impl<'a> Evaluator<'a> {
             let mut ctx = ev.step_ctx(ts);
             aggregate::aggregate(op, v.swap_remove(0), modifier, p, &mut ctx)
         })
+    }
+
+    /// [`Self::range_eval`] for the grouping aggregations, with groups found once
+    /// ([`aggregate::RangeAggregation`]); the same sample accounting.
+    fn range_eval_agg(
+        &mut self,
+        op: promql_parser::parser::token::TokenType,
+        input: &Matrix,
+        modifier: Option<&promql_parser::parser::LabelModifier>,
+        param: Option<&Matrix>,
+    ) -> Result<Matrix, EvalError> {
+        let base = self.state.current_samples;
+        let mut held = base;
+        let mut agg = aggregate::RangeAggregation::new(op, input, modifier);
+        let mut cursor = 0;
+        let steps: Vec<i64> = self.steps().collect();
+        for ts in steps {
+            self.state.current_samples = held;
+            let q = param.map_or(f64::NAN, |m| scalar_at(m, &mut cursor, ts));
+            let (read, written) = agg.step(input, q, &mut self.step_ctx(ts));
+            self.add_samples(read)?;
+            self.add_samples(written)?;
+            held += written;
+        }
+        let out = agg.finish();
+        self.state.current_samples = base + matrix_samples(&out);
+        Ok(out)
     }
 
     fn step_ctx(&mut self, ts: i64) -> StepCtx<'_> {

@@ -95,44 +95,96 @@ pub(crate) fn decode(
             "fetched ranges do not match the plan".into(),
         ));
     }
-    let in_range = |t: i64| start <= t && t <= end;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let samples: usize = plan.series.iter().map(planned_samples).sum();
+    if threads == 1 || samples < MIN_PARALLEL_SAMPLES {
+        return decode_run(&plan.series, &plan.ranges, fetched, start, end);
+    }
+    let run = plan.series.len().div_ceil(threads).max(1);
+    let runs: Vec<Result<Vec<Series>, BlockError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .series
+            .chunks(run)
+            .map(|r| scope.spawn(|| decode_run(r, &plan.ranges, fetched, start, end)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut out = Vec::with_capacity(plan.series.len());
-    for planned in plan.series {
-        let mut series = Series {
-            metric: planned.labels,
-            ..Series::default()
-        };
-        for meta in &planned.floats {
-            let chunk = read_chunk(chunk_entry(&plan.ranges, fetched, meta)?, meta)?;
-            let mut samples = chunk.iter();
-            series.floats.extend(
-                samples
-                    .by_ref()
-                    .filter(|&(t, _)| in_range(t))
-                    .map(|(t, f)| FPoint { t, f }),
-            );
-            if let Some(e) = samples.error() {
-                return Err(e.into());
-            }
-        }
-        for meta in &planned.histograms {
-            let chunk = read_histogram_chunk(chunk_entry(&plan.ranges, fetched, meta)?, meta)?;
-            series.histograms.extend(
-                chunk
-                    .histograms()
-                    .iter()
-                    .filter(|h| in_range(h.timestamp_ms))
-                    .map(|h| HPoint {
-                        t: h.timestamp_ms,
-                        h: Box::new(FloatHistogram::from_wire(h)),
-                    }),
-            );
-        }
+    for r in runs {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Below this many samples a block's chunks are decoded on one thread.
+const MIN_PARALLEL_SAMPLES: usize = 200_000;
+
+fn planned_samples(p: &PlannedSeries) -> usize {
+    p.floats.iter().map(|m| m.num_samples as usize).sum()
+}
+
+/// Decodes a run of planned series, in order.
+fn decode_run(
+    run: &[PlannedSeries],
+    ranges: &[Range<u64>],
+    fetched: &[Bytes],
+    start: i64,
+    end: i64,
+) -> Result<Vec<Series>, BlockError> {
+    let mut out = Vec::with_capacity(run.len());
+    for planned in run {
+        let series = decode_series(planned, ranges, fetched, start, end)?;
         if !series.floats.is_empty() || !series.histograms.is_empty() {
             out.push(series);
         }
     }
     Ok(out)
+}
+
+/// The samples of one planned series in `[start, end]`.
+fn decode_series(
+    planned: &PlannedSeries,
+    ranges: &[Range<u64>],
+    fetched: &[Bytes],
+    start: i64,
+    end: i64,
+) -> Result<Series, BlockError> {
+    let in_range = |t: i64| start <= t && t <= end;
+    let mut series = Series {
+        metric: planned.labels.clone(),
+        ..Series::default()
+    };
+    series.floats.reserve_exact(planned_samples(planned));
+    for meta in &planned.floats {
+        let chunk = read_chunk(chunk_entry(ranges, fetched, meta)?, meta)?;
+        let mut samples = chunk.iter();
+        series.floats.extend(
+            samples
+                .by_ref()
+                .filter(|&(t, _)| in_range(t))
+                .map(|(t, f)| FPoint { t, f }),
+        );
+        if let Some(e) = samples.error() {
+            return Err(e.into());
+        }
+    }
+    for meta in &planned.histograms {
+        let chunk = read_histogram_chunk(chunk_entry(ranges, fetched, meta)?, meta)?;
+        series.histograms.extend(
+            chunk
+                .histograms()
+                .iter()
+                .filter(|h| in_range(h.timestamp_ms))
+                .map(|h| HPoint {
+                    t: h.timestamp_ms,
+                    h: Box::new(FloatHistogram::from_wire(h)),
+                }),
+        );
+    }
+    Ok(series)
 }
 
 /// The bytes of one chunk's entry inside the fetched range that contains it.

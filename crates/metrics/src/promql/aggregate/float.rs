@@ -16,7 +16,7 @@ use super::Grouping;
 
 /// The running state of one output group (Prometheus's `groupedAggregation`).
 #[derive(Default)]
-struct Group {
+pub(super) struct Group {
     labels: Labels,
     f: f64,
     h: Option<Box<FloatHistogram>>,
@@ -42,40 +42,35 @@ pub(super) fn aggregate_groups(
     q: f64,
     ctx: &mut StepCtx<'_>,
 ) -> Result<Vector, EvalError> {
-    if op.id() == T_QUANTILE && !(0.0..=1.0).contains(&q) {
-        ctx.annotations.warn(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            go_format_g(q, 6)
-        ));
-    }
+    warn_quantile(op, q, ctx);
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for s in input {
         let gi = match index.entry(grouping.key(&s.metric)) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
-                groups.push(Group {
-                    labels: grouping.labels(&s.metric),
-                    ..Group::default()
-                });
+                groups.push(Group::new(grouping.labels(&s.metric)));
                 *e.insert(groups.len() - 1)
             }
         };
-        let g = &mut groups[gi];
-        if !g.seen {
-            g.init(op, s, ctx);
-        } else if !g.incompatible {
-            g.drop_name |= s.drop_name;
-            g.accumulate(op, s, ctx);
-        }
+        groups[gi].add(op, s, ctx);
     }
     let mut out = Vector::with_capacity(groups.len());
-    for g in groups.into_iter().filter(|g| g.seen) {
+    for g in groups {
         if let Some(s) = g.finish(op, q, ctx) {
             out.push(s);
         }
     }
     Ok(out)
+}
+
+pub(super) fn warn_quantile(op: TokenType, q: f64, ctx: &mut StepCtx<'_>) {
+    if op.id() == T_QUANTILE && !(0.0..=1.0).contains(&q) {
+        ctx.annotations.warn(format!(
+            "PromQL warning: quantile value should be between 0 and 1, got {}",
+            go_format_g(q, 6)
+        ));
+    }
 }
 
 fn ignored_histogram(op: TokenType, ctx: &mut StepCtx<'_>) {
@@ -85,6 +80,23 @@ fn ignored_histogram(op: TokenType, ctx: &mut StepCtx<'_>) {
 }
 
 impl Group {
+    pub(super) fn new(labels: Labels) -> Self {
+        Group {
+            labels,
+            ..Group::default()
+        }
+    }
+
+    /// Adds one element of this step.
+    pub(super) fn add(&mut self, op: TokenType, s: Sample, ctx: &mut StepCtx<'_>) {
+        if !self.seen {
+            self.init(op, s, ctx);
+        } else if !self.incompatible {
+            self.drop_name |= s.drop_name;
+            self.accumulate(op, s, ctx);
+        }
+    }
+
     /// The first element of the group at this step.
     fn init(&mut self, op: TokenType, s: Sample, ctx: &mut StepCtx<'_>) {
         let f = s.f;
@@ -252,7 +264,10 @@ impl Group {
     }
 
     /// The group's output element, if it has one.
-    fn finish(mut self, op: TokenType, q: f64, ctx: &mut StepCtx<'_>) -> Option<Sample> {
+    pub(super) fn finish(mut self, op: TokenType, q: f64, ctx: &mut StepCtx<'_>) -> Option<Sample> {
+        if !self.seen {
+            return None;
+        }
         match op.id() {
             T_AVG | T_SUM => {
                 if self.has_float && self.has_histogram {

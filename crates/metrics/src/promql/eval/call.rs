@@ -11,8 +11,9 @@ use crate::promql::binary::StepCtx;
 use crate::promql::functions::{self, FnArg, RangeOutput, RangeWindow};
 use crate::promql::histogram::CounterResetHint;
 use crate::promql::parse::SelectorModifier;
-use crate::promql::value::{EvalError, FPoint, HPoint, Matrix, Sample, Series};
+use crate::promql::value::{Annotations, EvalError, FPoint, HPoint, Matrix, Sample, Series};
 
+use super::parallel::run_parallel;
 use super::plan::{Call, Node, Selector};
 use super::selector::{point_after, point_before, window, without_stale, Picked};
 use super::steps::{drop_metric_name, scalar_at};
@@ -287,114 +288,30 @@ impl Evaluator<'_> {
                 })
                 .collect()
         };
-        let keep_name = matches!(call.name, "last_over_time" | "first_over_time");
+        let ctx = RangeCallCtx {
+            name: call.name,
+            keep_name: matches!(call.name, "last_over_time" | "first_over_time"),
+            delayed: self.env.delayed_name_removal,
+            lookback: self.env.lookback,
+            offset_ms: source.offset_ms,
+            at: source.at,
+            range_ms: source.range_ms,
+            modifier: source.modifier,
+            steps: &steps,
+            scalars: &scalars_per_step,
+        };
+        let parts = run_parallel(&source.series, self.env.parallelism, steps.len(), |part| {
+            ctx.run(part)
+        });
         let mut out = Vec::with_capacity(source.series.len());
-        for s in source.series.iter() {
-            let series = self.range_call_series(
-                call.name,
-                s,
-                &source,
-                &steps,
-                &scalars_per_step,
-                keep_name,
-            )?;
-            if let Some(series) = series {
-                out.push(series);
-            }
+        for part in parts {
+            let part = part?;
+            self.state.samples_read += part.samples_read;
+            self.state.annotations.merge(part.annotations);
+            self.add_samples(part.points)?;
+            out.extend(part.series);
         }
         Ok(out)
-    }
-
-    fn range_call_series(
-        &mut self,
-        name: &str,
-        s: &Series,
-        source: &RangeSource<'_>,
-        steps: &[i64],
-        scalars: &[Vec<f64>],
-        keep_name: bool,
-    ) -> Result<Option<Series>, EvalError> {
-        let delayed = self.env.delayed_name_removal;
-        let lookback = self.env.lookback;
-        let (floats, histograms) = without_stale(s);
-        let mut ss = Series {
-            metric: if keep_name {
-                s.metric.clone()
-            } else {
-                name_dropped(&s.metric, delayed)
-            },
-            drop_name: !keep_name || s.drop_name,
-            ..Series::default()
-        };
-        let extended = source.modifier != SelectorModifier::None;
-        for (step, &ts) in steps.iter().enumerate() {
-            let end = source.at.unwrap_or(ts) - source.offset_ms;
-            let start = end - source.range_ms;
-            let (flo, fhi) = window(&floats, |p| p.t, start, end);
-            let (mut hlo, mut hhi) = window(&histograms, |p| p.t, start, end);
-            if extended {
-                // anchored/smoothed histogram windows carry the samples just outside the range
-                // (within the lookback), like the float `before`/`after` points
-                if hlo > 0 && histograms[hlo - 1].t > start - lookback {
-                    hlo -= 1;
-                }
-                if source.modifier == SelectorModifier::Smoothed
-                    && hhi < histograms.len()
-                    && histograms[hhi].t <= end + lookback
-                {
-                    hhi += 1;
-                }
-            }
-            let (before, after) = if extended {
-                let after = (source.modifier == SelectorModifier::Smoothed)
-                    .then(|| point_after(&floats, end, lookback))
-                    .flatten();
-                (point_before(&floats, start, lookback), after)
-            } else {
-                (None, None)
-            };
-            if fhi == flo && hhi == hlo && before.is_none() && after.is_none() {
-                continue;
-            }
-            self.state.samples_read += (fhi - flo + hhi - hlo) as u64;
-            let w = RangeWindow {
-                floats: &floats[flo..fhi],
-                histograms: &histograms[hlo..hhi],
-                range_start: start,
-                range_end: end,
-                modifier: source.modifier,
-                before,
-                after,
-                metric: &s.metric,
-            };
-            let mut ctx = StepCtx {
-                ts,
-                annotations: &mut self.state.annotations,
-                delayed_name_removal: delayed,
-            };
-            match functions::range_function(name, &w, &scalars[step], &mut ctx)? {
-                Some(RangeOutput::Float(f)) => ss.floats.push(FPoint { t: ts, f }),
-                Some(RangeOutput::Histogram(h)) => ss.histograms.push(HPoint {
-                    t: ts,
-                    h: Box::new(h),
-                }),
-                None => continue,
-            }
-            self.add_samples(1)?;
-        }
-        if matches!(name, "rate" | "increase") && !ss.floats.is_empty() {
-            if let Some(metric) = s.metric.metric_name() {
-                if !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|x| metric.ends_with(x))
-                {
-                    self.state.annotations.info(format!(
-                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
-                    ));
-                }
-            }
-        }
-        Ok((!ss.floats.is_empty() || !ss.histograms.is_empty()).then_some(ss))
     }
 
     /// The series a range function reads: a selector's, or a subquery's evaluated result.
@@ -479,5 +396,125 @@ pub(crate) fn name_dropped(labels: &Labels, delayed: bool) -> Labels {
         labels.clone()
     } else {
         drop_metric_name(labels)
+    }
+}
+
+/// What a range function call needs for every series, shareable across threads.
+struct RangeCallCtx<'a> {
+    name: &'a str,
+    keep_name: bool,
+    delayed: bool,
+    lookback: i64,
+    offset_ms: i64,
+    at: Option<i64>,
+    range_ms: i64,
+    modifier: SelectorModifier,
+    steps: &'a [i64],
+    /// The scalar arguments at each step.
+    scalars: &'a [Vec<f64>],
+}
+
+/// The results of a range function over a run of series.
+#[derive(Default)]
+struct RangeCallPart {
+    series: Vec<Series>,
+    annotations: Annotations,
+    samples_read: u64,
+    points: usize,
+}
+
+impl RangeCallCtx<'_> {
+    fn run(&self, series: &[Series]) -> Result<RangeCallPart, EvalError> {
+        let mut part = RangeCallPart::default();
+        for s in series {
+            if let Some(out) = self.series(s, &mut part)? {
+                part.points += out.floats.len() + out.histograms.len();
+                part.series.push(out);
+            }
+        }
+        Ok(part)
+    }
+
+    /// The function over every step of one series.
+    fn series(&self, s: &Series, part: &mut RangeCallPart) -> Result<Option<Series>, EvalError> {
+        let (floats, histograms) = without_stale(s);
+        let mut ss = Series {
+            metric: if self.keep_name {
+                s.metric.clone()
+            } else {
+                name_dropped(&s.metric, self.delayed)
+            },
+            drop_name: !self.keep_name || s.drop_name,
+            ..Series::default()
+        };
+        let (lookback, modifier) = (self.lookback, self.modifier);
+        let extended = modifier != SelectorModifier::None;
+        for (step, &ts) in self.steps.iter().enumerate() {
+            let end = self.at.unwrap_or(ts) - self.offset_ms;
+            let start = end - self.range_ms;
+            let (flo, fhi) = window(&floats, |p| p.t, start, end);
+            let (mut hlo, mut hhi) = window(&histograms, |p| p.t, start, end);
+            if extended {
+                // anchored/smoothed histogram windows carry the samples just outside the range
+                // (within the lookback), like the float `before`/`after` points
+                if hlo > 0 && histograms[hlo - 1].t > start - lookback {
+                    hlo -= 1;
+                }
+                if modifier == SelectorModifier::Smoothed
+                    && hhi < histograms.len()
+                    && histograms[hhi].t <= end + lookback
+                {
+                    hhi += 1;
+                }
+            }
+            let (before, after) = if extended {
+                let after = (modifier == SelectorModifier::Smoothed)
+                    .then(|| point_after(&floats, end, lookback))
+                    .flatten();
+                (point_before(&floats, start, lookback), after)
+            } else {
+                (None, None)
+            };
+            if fhi == flo && hhi == hlo && before.is_none() && after.is_none() {
+                continue;
+            }
+            part.samples_read += (fhi - flo + hhi - hlo) as u64;
+            let w = RangeWindow {
+                floats: &floats[flo..fhi],
+                histograms: &histograms[hlo..hhi],
+                range_start: start,
+                range_end: end,
+                modifier,
+                before,
+                after,
+                metric: &s.metric,
+            };
+            let mut ctx = StepCtx {
+                ts,
+                annotations: &mut part.annotations,
+                delayed_name_removal: self.delayed,
+            };
+            match functions::range_function(self.name, &w, &self.scalars[step], &mut ctx)? {
+                Some(RangeOutput::Float(f)) => ss.floats.push(FPoint { t: ts, f }),
+                Some(RangeOutput::Histogram(h)) => ss.histograms.push(HPoint {
+                    t: ts,
+                    h: Box::new(h),
+                }),
+                None => continue,
+            }
+        }
+        if matches!(self.name, "rate" | "increase") && !ss.floats.is_empty() {
+            if let Some(metric) = s.metric.metric_name() {
+                if !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|x| metric.ends_with(x))
+                {
+                    part.annotations.info(format!(
+                        "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                    ));
+                }
+            }
+        }
+        Ok((!ss.floats.is_empty() || !ss.histograms.is_empty()).then_some(ss))
     }
 }

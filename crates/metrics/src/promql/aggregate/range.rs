@@ -1,0 +1,158 @@
+//! Aggregating a whole range evaluation at once, like Prometheus 3's `rangeEvalAgg`: the
+//! group of every input series is found once, not at every step, and each step walks the
+//! input series directly instead of gathering a vector of labelled samples.
+//!
+//! Results equal the per-step [`aggregate`](super::aggregate) path: the same accumulators,
+//! groups met in the same order at every step, outputs in order of first appearance.
+
+use hashbrown::hash_map::Entry;
+use hashbrown::HashMap;
+use promql_parser::parser::token::{
+    TokenType, T_AVG, T_COUNT, T_GROUP, T_MAX, T_MIN, T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM,
+};
+use promql_parser::parser::LabelModifier;
+use sextant_model::Labels;
+
+use super::float::{warn_quantile, Group};
+use super::Grouping;
+use crate::promql::binary::StepCtx;
+use crate::promql::value::{FPoint, HPoint, Matrix, Sample, Series};
+
+/// Whether `op` aggregates by groups alone (no per-element output, no string parameter).
+pub(crate) fn is_grouping_op(op: TokenType) -> bool {
+    matches!(
+        op.id(),
+        T_SUM | T_AVG | T_MIN | T_MAX | T_COUNT | T_GROUP | T_STDDEV | T_STDVAR | T_QUANTILE
+    )
+}
+
+/// The output group of every input series, computed once per range evaluation.
+pub(crate) struct GroupPlan {
+    /// Group index of each input series.
+    of_series: Vec<usize>,
+    /// Output labels of each group.
+    labels: Vec<Labels>,
+}
+
+impl GroupPlan {
+    pub(crate) fn new(input: &Matrix, modifier: Option<&LabelModifier>) -> GroupPlan {
+        let grouping = Grouping::new(modifier);
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut labels = Vec::new();
+        let of_series = input
+            .iter()
+            .map(|s| match index.entry(grouping.key(&s.metric)) {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => {
+                    labels.push(grouping.labels(&s.metric));
+                    *e.insert(labels.len() - 1)
+                }
+            })
+            .collect();
+        GroupPlan { of_series, labels }
+    }
+}
+
+/// The running state of a range aggregation: read positions into the input series and the
+/// output series built so far.
+pub(crate) struct RangeAggregation {
+    op: TokenType,
+    plan: GroupPlan,
+    /// Next float and histogram point of each input series.
+    pos: Vec<(usize, usize)>,
+    /// Output series index of each group, once it produced a point.
+    out_of_group: Vec<Option<usize>>,
+    out: Matrix,
+    /// Per step: the slot in `groups` of each group met so far (usize::MAX = not yet).
+    slot: Vec<usize>,
+    /// Per step: the groups met, in order of their first element.
+    met: Vec<usize>,
+}
+
+impl RangeAggregation {
+    pub(crate) fn new(op: TokenType, input: &Matrix, modifier: Option<&LabelModifier>) -> Self {
+        let plan = GroupPlan::new(input, modifier);
+        let groups = plan.labels.len();
+        RangeAggregation {
+            op,
+            pos: vec![(0, 0); input.len()],
+            out_of_group: vec![None; groups],
+            out: Vec::new(),
+            slot: vec![usize::MAX; groups],
+            met: Vec::new(),
+            plan,
+        }
+    }
+
+    /// Aggregates the points of `input` at `ctx.ts` (`q`: quantile's φ at this step) and
+    /// appends the results to the output series. Returns (input points, output points).
+    pub(crate) fn step(&mut self, input: &Matrix, q: f64, ctx: &mut StepCtx<'_>) -> (usize, usize) {
+        let ts = ctx.ts;
+        warn_quantile(self.op, q, ctx);
+        let mut groups: Vec<Group> = Vec::new();
+        let mut read = 0;
+        for (i, s) in input.iter().enumerate() {
+            let Some(sample) = take_point(s, &mut self.pos[i], ts) else {
+                continue;
+            };
+            read += 1;
+            let g = self.plan.of_series[i];
+            if self.slot[g] == usize::MAX {
+                self.slot[g] = groups.len();
+                self.met.push(g);
+                groups.push(Group::new(self.plan.labels[g].clone()));
+            }
+            groups[self.slot[g]].add(self.op, sample, ctx);
+        }
+        let mut written = 0;
+        for (g, group) in self.met.drain(..).zip(groups) {
+            self.slot[g] = usize::MAX;
+            let Some(sample) = group.finish(self.op, q, ctx) else {
+                continue;
+            };
+            written += 1;
+            let idx = *self.out_of_group[g].get_or_insert_with(|| {
+                self.out.push(Series {
+                    metric: sample.metric.clone(),
+                    drop_name: sample.drop_name,
+                    ..Series::default()
+                });
+                self.out.len() - 1
+            });
+            let series = &mut self.out[idx];
+            match sample.h {
+                Some(h) => series.histograms.push(HPoint { t: ts, h }),
+                None => series.floats.push(FPoint { t: ts, f: sample.f }),
+            }
+        }
+        (read, written)
+    }
+
+    pub(crate) fn finish(self) -> Matrix {
+        self.out
+    }
+}
+
+/// The point of `s` at exactly `ts` as a sample, advancing its read position.
+fn take_point(s: &Series, pos: &mut (usize, usize), ts: i64) -> Option<Sample> {
+    let (fi, hi) = pos;
+    if let Some(p) = s.floats.get(*fi).filter(|p| p.t == ts) {
+        *fi += 1;
+        return Some(Sample {
+            metric: s.metric.clone(),
+            t: ts,
+            f: p.f,
+            h: None,
+            drop_name: s.drop_name,
+        });
+    }
+    let p = s.histograms.get(*hi).filter(|p| p.t == ts)?;
+    *hi += 1;
+    Some(Sample {
+        metric: s.metric.clone(),
+        t: ts,
+        f: 0.0,
+        h: Some(p.h.clone()),
+        drop_name: s.drop_name,
+    })
+}
