@@ -56,6 +56,9 @@ pub(crate) struct RangeWindow<'a> {
     /// Smoothed only: the first float point after `range_end` (within the lookback delta).
     pub after: Option<FPoint>,
     pub metric: &'a Labels,
+    /// How many consecutive float pairs of the window decrease, when the caller counted
+    /// them (range functions count once per series); `None`: not known.
+    pub decreases: Option<u32>,
 }
 
 impl RangeWindow<'_> {

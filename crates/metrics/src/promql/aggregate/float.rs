@@ -14,6 +14,26 @@ use super::super::histogram::{CounterResetHint, FloatHistogram, HistogramError, 
 use super::super::value::{EvalError, Sample, Vector};
 use super::Grouping;
 
+/// One input element of an aggregation, borrowed from a sample or a series' point.
+#[derive(Clone, Copy)]
+pub(super) struct Elem<'a> {
+    pub(super) metric: &'a Labels,
+    pub(super) f: f64,
+    pub(super) h: Option<&'a FloatHistogram>,
+    pub(super) drop_name: bool,
+}
+
+impl<'a> Elem<'a> {
+    fn of(s: &'a Sample) -> Self {
+        Elem {
+            metric: &s.metric,
+            f: s.f,
+            h: s.h.as_deref(),
+            drop_name: s.drop_name,
+        }
+    }
+}
+
 /// The running state of one output group (Prometheus's `groupedAggregation`).
 #[derive(Default)]
 pub(super) struct Group {
@@ -53,7 +73,7 @@ pub(super) fn aggregate_groups(
                 *e.insert(groups.len() - 1)
             }
         };
-        groups[gi].add(op, s, ctx);
+        groups[gi].add(op, Elem::of(&s), ctx);
     }
     let mut out = Vector::with_capacity(groups.len());
     for g in groups {
@@ -88,7 +108,7 @@ impl Group {
     }
 
     /// Adds one element of this step.
-    pub(super) fn add(&mut self, op: TokenType, s: Sample, ctx: &mut StepCtx<'_>) {
+    pub(super) fn add(&mut self, op: TokenType, s: Elem<'_>, ctx: &mut StepCtx<'_>) {
         if !self.seen {
             self.init(op, s, ctx);
         } else if !self.incompatible {
@@ -98,7 +118,7 @@ impl Group {
     }
 
     /// The first element of the group at this step.
-    fn init(&mut self, op: TokenType, s: Sample, ctx: &mut StepCtx<'_>) {
+    fn init(&mut self, op: TokenType, s: Elem<'_>, ctx: &mut StepCtx<'_>) {
         let f = s.f;
         self.seen = true;
         self.f = f;
@@ -109,8 +129,8 @@ impl Group {
             T_AVG | T_SUM => match s.h {
                 None => self.has_float = true,
                 Some(h) => {
-                    self.note_reset_hint(&h);
-                    self.h = Some(h);
+                    self.note_reset_hint(h);
+                    self.h = Some(Box::new(h.clone()));
                     self.has_histogram = true;
                 }
             },
@@ -149,11 +169,11 @@ impl Group {
     }
 
     /// Every further element of the group.
-    fn accumulate(&mut self, op: TokenType, s: Sample, ctx: &mut StepCtx<'_>) {
+    fn accumulate(&mut self, op: TokenType, s: Elem<'_>, ctx: &mut StepCtx<'_>) {
         let f = s.f;
         match op.id() {
             T_SUM => match s.h {
-                Some(h) => self.add_histogram(&h, &s.metric, ctx),
+                Some(h) => self.add_histogram(h, s.metric, ctx),
                 None => {
                     self.has_float = true;
                     (self.f, self.kahan_c) = kahan_sum_inc(f, self.f, self.kahan_c);
@@ -162,7 +182,7 @@ impl Group {
             T_AVG => {
                 self.count += 1.0;
                 match s.h {
-                    Some(h) => self.avg_histogram(&h, &s.metric, ctx),
+                    Some(h) => self.avg_histogram(h, s.metric, ctx),
                     None => self.avg_float(f),
                 }
             }

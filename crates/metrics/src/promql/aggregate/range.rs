@@ -13,10 +13,10 @@ use promql_parser::parser::token::{
 use promql_parser::parser::LabelModifier;
 use sextant_model::Labels;
 
-use super::float::{warn_quantile, Group};
+use super::float::{warn_quantile, Elem, Group};
 use super::Grouping;
 use crate::promql::binary::StepCtx;
-use crate::promql::value::{FPoint, HPoint, Matrix, Sample, Series};
+use crate::promql::value::{FPoint, HPoint, Matrix, Series};
 
 /// Whether `op` aggregates by groups alone (no per-element output, no string parameter).
 pub(crate) fn is_grouping_op(op: TokenType) -> bool {
@@ -133,14 +133,13 @@ impl RangeAggregation {
     }
 }
 
-/// The point of `s` at exactly `ts` as a sample, advancing its read position.
-fn take_point(s: &Series, pos: &mut (usize, usize), ts: i64) -> Option<Sample> {
+/// The point of `s` at exactly `ts`, advancing its read position.
+fn take_point<'a>(s: &'a Series, pos: &mut (usize, usize), ts: i64) -> Option<Elem<'a>> {
     let (fi, hi) = pos;
     if let Some(p) = s.floats.get(*fi).filter(|p| p.t == ts) {
         *fi += 1;
-        return Some(Sample {
-            metric: s.metric.clone(),
-            t: ts,
+        return Some(Elem {
+            metric: &s.metric,
             f: p.f,
             h: None,
             drop_name: s.drop_name,
@@ -148,11 +147,10 @@ fn take_point(s: &Series, pos: &mut (usize, usize), ts: i64) -> Option<Sample> {
     }
     let p = s.histograms.get(*hi).filter(|p| p.t == ts)?;
     *hi += 1;
-    Some(Sample {
-        metric: s.metric.clone(),
-        t: ts,
+    Some(Elem {
+        metric: &s.metric,
         f: 0.0,
-        h: Some(p.h.clone()),
+        h: Some(&p.h),
         drop_name: s.drop_name,
     })
 }

@@ -15,7 +15,7 @@ use crate::promql::value::{Annotations, EvalError, FPoint, HPoint, Matrix, Sampl
 
 use super::parallel::run_parallel;
 use super::plan::{Call, Node, Selector};
-use super::selector::{point_after, point_before, window, without_stale, Picked};
+use super::selector::{point_after, point_before, window, without_stale, Picked, Slider};
 use super::steps::{drop_metric_name, scalar_at};
 use super::Evaluator;
 
@@ -424,6 +424,12 @@ struct RangeCallPart {
 }
 
 impl RangeCallCtx<'_> {
+    /// Whether the function looks for counter resets in every window: then they are counted
+    /// once per series, and windows without any skip the search.
+    fn counts_decreases(&self) -> bool {
+        self.modifier == SelectorModifier::None && matches!(self.name, "rate" | "increase")
+    }
+
     fn run(&self, series: &[Series]) -> Result<RangeCallPart, EvalError> {
         let mut part = RangeCallPart::default();
         for s in series {
@@ -449,11 +455,14 @@ impl RangeCallCtx<'_> {
         };
         let (lookback, modifier) = (self.lookback, self.modifier);
         let extended = modifier != SelectorModifier::None;
+        let decreases = self.counts_decreases().then(|| decreases_before(&floats));
+        let (mut float_slider, mut histogram_slider) = (Slider::default(), Slider::default());
         for (step, &ts) in self.steps.iter().enumerate() {
             let end = self.at.unwrap_or(ts) - self.offset_ms;
             let start = end - self.range_ms;
-            let (flo, fhi) = window(&floats, |p| p.t, start, end);
-            let (mut hlo, mut hhi) = window(&histograms, |p| p.t, start, end);
+            // steps only move forward: slide the windows instead of searching them
+            let (flo, fhi) = float_slider.window(&floats, |p| p.t, start, end);
+            let (mut hlo, mut hhi) = histogram_slider.window(&histograms, |p| p.t, start, end);
             if extended {
                 // anchored/smoothed histogram windows carry the samples just outside the range
                 // (within the lookback), like the float `before`/`after` points
@@ -488,6 +497,10 @@ impl RangeCallCtx<'_> {
                 before,
                 after,
                 metric: &s.metric,
+                decreases: decreases
+                    .as_ref()
+                    .filter(|_| fhi > flo)
+                    .map(|d| d[fhi - 1] - d[flo]),
             };
             let mut ctx = StepCtx {
                 ts,
@@ -516,5 +529,45 @@ impl RangeCallCtx<'_> {
             }
         }
         Ok((!ss.floats.is_empty() || !ss.histograms.is_empty()).then_some(ss))
+    }
+}
+
+/// `d[i]`: how many of the pairs `(p[j-1], p[j])`, `j <= i`, decrease; the pairs inside
+/// `p[lo..hi]` that decrease number `d[hi - 1] - d[lo]`.
+fn decreases_before(points: &[FPoint]) -> Vec<u32> {
+    let mut count = 0;
+    let mut out = Vec::with_capacity(points.len());
+    out.push(0);
+    for pair in points.windows(2) {
+        count += u32::from(pair[1].f < pair[0].f);
+        out.push(count);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decreases_are_counted_per_window() {
+        let points: Vec<FPoint> = [1.0, 2.0, 0.5, 3.0, f64::NAN, 1.0, 0.0, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| FPoint { t: i as i64, f })
+            .collect();
+        let d = decreases_before(&points);
+        assert_eq!(d, vec![0, 0, 1, 1, 1, 1, 2, 2]);
+        let in_window = |lo: usize, hi: usize| d[hi - 1] - d[lo];
+        // pairs within [lo, hi) that decrease, counted directly
+        for lo in 0..points.len() {
+            for hi in lo + 1..=points.len() {
+                let direct = points[lo..hi]
+                    .windows(2)
+                    .filter(|p| p[1].f < p[0].f)
+                    .count() as u32;
+                assert_eq!(in_window(lo, hi), direct, "[{lo}, {hi})");
+            }
+        }
     }
 }

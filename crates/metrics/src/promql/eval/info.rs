@@ -2,7 +2,7 @@
 //! `target_info`) that share their identifying labels (`instance`, `job`), as of the same
 //! reference time as the samples of `v` (Prometheus's promql/info.go).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use sextant_model::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
 

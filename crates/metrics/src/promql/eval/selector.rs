@@ -78,6 +78,32 @@ pub(crate) fn window<T>(
     (lo, hi.max(lo))
 }
 
+/// [`window`] over windows whose `start` and `end` never decrease (consecutive steps):
+/// advances two positions instead of searching, linear in the points over all steps.
+#[derive(Default)]
+pub(crate) struct Slider {
+    lo: usize,
+    hi: usize,
+}
+
+impl Slider {
+    pub(crate) fn window<T>(
+        &mut self,
+        points: &[T],
+        t: impl Fn(&T) -> i64,
+        start: i64,
+        end: i64,
+    ) -> (usize, usize) {
+        while self.lo < points.len() && t(&points[self.lo]) <= start {
+            self.lo += 1;
+        }
+        while self.hi < points.len() && t(&points[self.hi]) <= end {
+            self.hi += 1;
+        }
+        (self.lo, self.hi.max(self.lo))
+    }
+}
+
 /// The last float at or before `ts` and after `ts - lookback`.
 pub(crate) fn point_before(floats: &[FPoint], ts: i64, lookback: i64) -> Option<FPoint> {
     let i = floats.partition_point(|p| p.t <= ts);

@@ -2,7 +2,7 @@
 //! collecting per-step results back into series, and the sample accounting that enforces
 //! `max_samples` (Prometheus's `rangeEval`, `gatherVector` and `currentSamples`).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use sextant_model::{Label, Labels, METRIC_NAME};
 
@@ -149,7 +149,7 @@ pub(crate) fn contains_same_labelset(v: &[Sample]) -> bool {
     if v.len() <= 1 {
         return false;
     }
-    let mut seen = std::collections::HashSet::with_capacity(v.len());
+    let mut seen = hashbrown::HashSet::with_capacity(v.len());
     v.iter().any(|s| !seen.insert(&s.metric))
 }
 

@@ -285,3 +285,22 @@ fn smoothed_selector_interpolates_and_restarts_counters() {
     };
     assert_eq!(v[0].h.as_ref().map(|h| h.count), Some(1.0));
 }
+
+#[test]
+fn slider_matches_window_on_forward_steps() {
+    use super::selector::Slider;
+    let pts: Vec<i64> = vec![0, 10, 10, 20, 35, 36, 80, 81, 200];
+    for range in [0, 1, 10, 25, 100] {
+        for step in [1, 5, 10, 60] {
+            let mut slider = Slider::default();
+            for end in (-50..260).step_by(step) {
+                let start = end - range;
+                assert_eq!(
+                    slider.window(&pts, |t| *t, start, end),
+                    window(&pts, |t| *t, start, end),
+                    "range {range} step {step} end {end}"
+                );
+            }
+        }
+    }
+}

@@ -50,6 +50,7 @@ fn increase_count(
         before: None,
         after: None,
         metric: &metric,
+        decreases: None,
     };
     let mut annos = Annotations::default();
     match extended_rate(&w, &mut ctx(end_s, &mut annos), true, false) {
@@ -165,6 +166,7 @@ fn anchored_points_start_at_the_last_sample_before_the_window() {
         before: None,
         after: None,
         metric: &metric,
+        decreases: None,
     };
     let points = anchored_points(&w);
     assert_eq!(points.len(), 2);

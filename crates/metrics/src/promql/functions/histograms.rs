@@ -1,7 +1,7 @@
 //! `histogram_count`, `_sum`, `_avg`, `_stddev`, `_stdvar` (native histograms) and
 //! `histogram_quantile(s)`, `histogram_fraction` (native and classic `le` buckets).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use sextant_model::{Label, Labels, METRIC_NAME};
 

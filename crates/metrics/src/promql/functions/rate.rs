@@ -37,7 +37,8 @@ pub(super) fn extrapolated_rate(
         (first_t, last_t, n_minus_one) =
             (floats[0].t, floats[floats.len() - 1].t, floats.len() - 1);
         result_f = floats[floats.len() - 1].f - floats[0].f;
-        if is_counter {
+        // a window known to never decrease has no resets to add (the common case)
+        if is_counter && w.decreases != Some(0) {
             for pair in floats.windows(2) {
                 if pair[1].f < pair[0].f {
                     result_f += pair[0].f;

@@ -32,6 +32,7 @@ pub(super) fn window<'a>(
         before: None,
         after: None,
         metric,
+        decreases: None,
     }
 }
 
