@@ -10,7 +10,7 @@ mod float;
 mod k;
 mod range;
 
-pub(crate) use range::{is_grouping_op, RangeAggregation};
+pub(crate) use range::{is_grouping_op, join_runs, GroupPlan, RangeAggregation};
 
 use promql_parser::parser::token::{
     TokenType, T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_TOPK,

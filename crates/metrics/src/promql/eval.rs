@@ -32,6 +32,7 @@ use super::parse;
 use super::queryable::{Queryable, SelectHints};
 use super::value::{Annotations, EvalError, Matrix, Sample, Series, Value};
 
+use parallel::run_parallel;
 use plan::{Aggregate, Binary, Node, Plan, QueryTimes, Selector, Subquery};
 use steps::{drop_metric_name, matrix_samples, merge_same_labelset, scalar_at};
 
@@ -412,7 +413,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// [`Self::range_eval`] for the grouping aggregations, with groups found once
-    /// ([`aggregate::RangeAggregation`]); the same sample accounting.
+    /// ([`aggregate::RangeAggregation`]) and runs of steps on several threads; the same
+    /// results, annotations and sample accounting.
     fn range_eval_agg(
         &mut self,
         op: promql_parser::parser::token::TokenType,
@@ -420,20 +422,52 @@ impl<'a> Evaluator<'a> {
         modifier: Option<&promql_parser::parser::LabelModifier>,
         param: Option<&Matrix>,
     ) -> Result<Matrix, EvalError> {
+        let plan = aggregate::GroupPlan::new(input, modifier);
+        let steps: Vec<(i64, f64)> = {
+            let mut cursor = 0;
+            let steps: Vec<i64> = self.steps().collect();
+            steps
+                .into_iter()
+                .map(|ts| {
+                    (
+                        ts,
+                        param.map_or(f64::NAN, |m| scalar_at(m, &mut cursor, ts)),
+                    )
+                })
+                .collect()
+        };
+        let delayed = self.env.delayed_name_removal;
+        let runs = run_parallel(&steps, self.env.parallelism, input.len(), |run| {
+            let first = run.first().map_or(i64::MAX, |s| s.0);
+            let mut agg = aggregate::RangeAggregation::new(op, input, &plan, first);
+            let mut annotations = Annotations::default();
+            let counts: Vec<(usize, usize)> = run
+                .iter()
+                .map(|&(ts, q)| {
+                    let mut ctx = StepCtx {
+                        ts,
+                        annotations: &mut annotations,
+                        delayed_name_removal: delayed,
+                    };
+                    agg.step(input, q, &mut ctx)
+                })
+                .collect();
+            (agg.finish(), annotations, counts)
+        });
         let base = self.state.current_samples;
         let mut held = base;
-        let mut agg = aggregate::RangeAggregation::new(op, input, modifier);
-        let mut cursor = 0;
-        let steps: Vec<i64> = self.steps().collect();
-        for ts in steps {
-            self.state.current_samples = held;
-            let q = param.map_or(f64::NAN, |m| scalar_at(m, &mut cursor, ts));
-            let (read, written) = agg.step(input, q, &mut self.step_ctx(ts));
-            self.add_samples(read)?;
-            self.add_samples(written)?;
-            held += written;
+        let mut outputs = Vec::with_capacity(runs.len());
+        for (out, annotations, counts) in runs {
+            self.state.annotations.merge(annotations);
+            for (read, written) in counts {
+                self.state.current_samples = held;
+                self.add_samples(read)?;
+                self.add_samples(written)?;
+                held += written;
+            }
+            outputs.push(out);
         }
-        let out = agg.finish();
+        let out = aggregate::join_runs(plan.groups(), outputs);
         self.state.current_samples = base + matrix_samples(&out);
         Ok(out)
     }

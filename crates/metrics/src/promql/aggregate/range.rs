@@ -51,13 +51,17 @@ impl GroupPlan {
             .collect();
         GroupPlan { of_series, labels }
     }
+
+    pub(crate) fn groups(&self) -> usize {
+        self.labels.len()
+    }
 }
 
-/// The running state of a range aggregation: read positions into the input series and the
-/// output series built so far.
-pub(crate) struct RangeAggregation {
+/// The running state of a range aggregation over a run of consecutive steps: read positions
+/// into the input series and the output series built so far.
+pub(crate) struct RangeAggregation<'p> {
     op: TokenType,
-    plan: GroupPlan,
+    plan: &'p GroupPlan,
     /// Next float and histogram point of each input series.
     pos: Vec<(usize, usize)>,
     /// Output series index of each group, once it produced a point.
@@ -69,13 +73,22 @@ pub(crate) struct RangeAggregation {
     met: Vec<usize>,
 }
 
-impl RangeAggregation {
-    pub(crate) fn new(op: TokenType, input: &Matrix, modifier: Option<&LabelModifier>) -> Self {
-        let plan = GroupPlan::new(input, modifier);
+impl<'p> RangeAggregation<'p> {
+    /// Starts at the first step at or after `first_ts`.
+    pub(crate) fn new(op: TokenType, input: &Matrix, plan: &'p GroupPlan, first_ts: i64) -> Self {
         let groups = plan.labels.len();
+        let pos = input
+            .iter()
+            .map(|s| {
+                (
+                    s.floats.partition_point(|p| p.t < first_ts),
+                    s.histograms.partition_point(|p| p.t < first_ts),
+                )
+            })
+            .collect();
         RangeAggregation {
             op,
-            pos: vec![(0, 0); input.len()],
+            pos,
             out_of_group: vec![None; groups],
             out: Vec::new(),
             slot: vec![usize::MAX; groups],
@@ -128,9 +141,36 @@ impl RangeAggregation {
         (read, written)
     }
 
-    pub(crate) fn finish(self) -> Matrix {
-        self.out
+    /// The output series, each with its group.
+    pub(crate) fn finish(self) -> Vec<(usize, Series)> {
+        let mut group_of_out = vec![0; self.out.len()];
+        for (g, out) in self.out_of_group.iter().enumerate() {
+            if let Some(i) = out {
+                group_of_out[*i] = g;
+            }
+        }
+        group_of_out.into_iter().zip(self.out).collect()
     }
+}
+
+/// Joins the outputs of consecutive step runs: a group's points in run order, groups in order
+/// of first appearance (what one run over all steps gives).
+pub(crate) fn join_runs(groups: usize, runs: Vec<Vec<(usize, Series)>>) -> Matrix {
+    let mut out_of_group: Vec<Option<usize>> = vec![None; groups];
+    let mut out: Matrix = Vec::new();
+    for (g, series) in runs.into_iter().flatten() {
+        match out_of_group[g] {
+            Some(i) => {
+                out[i].floats.extend(series.floats);
+                out[i].histograms.extend(series.histograms);
+            }
+            None => {
+                out_of_group[g] = Some(out.len());
+                out.push(series);
+            }
+        }
+    }
+    out
 }
 
 /// The point of `s` at exactly `ts`, advancing its read position.
