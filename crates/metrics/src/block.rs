@@ -1,21 +1,26 @@
-//! The immutable metrics block, format version 2 (version 1 stays readable): `meta.json`, an
-//! `index` file and a `chunks` file, encoded and decoded without I/O (the caller stores and
+//! The immutable metrics block, format version 3 (versions 1 and 2 stay readable): `meta.json`,
+//! an `index` file and a `chunks` file, encoded and decoded without I/O (the caller stores and
 //! fetches the bytes).
 //!
 //! - `meta`: [`BlockMeta`], the versioned `meta.json`; readers dispatch on its `version`
 //!   ([`BlockMeta::from_json`] rejects versions this build cannot read).
-//! - `writer`: [`BlockWriter`] turns sorted series and their chunks into an [`EncodedBlock`].
+//! - `writer`: [`BlockWriter`] turns sorted series and their chunks into an [`EncodedBlock`],
+//!   re-encoding float chunks in their smallest encoding ([`crate::chunk::FloatChunk::encode`])
+//!   and, when built with [`BlockWriter::with_chunk_max_samples`], merging each series' float
+//!   chunks into chunks of up to that many samples ([`BLOCK_CHUNK_MAX_SAMPLES`] for cut blocks).
 //! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
 //! - `chunks`: [`read_chunk`], [`read_histogram_chunk`] and [`chunk_byte_range`] for the
 //!   chunks file.
 //!
 //! The chunks file is `"SXCK"`, a version byte, then per chunk: the chunk length (uvarint), the
-//! chunk bytes ([`crate::chunk::XorChunk`] or [`crate::chunk::HistogramChunk`]) and a big-endian
-//! CRC32 of those bytes. Which of the two a chunk is follows from the list it is in.
+//! chunk bytes and a big-endian CRC32 of those bytes. How the bytes are encoded is in the
+//! chunk's index entry ([`ChunkMeta::encoding`]): version 2 may hold XOR, decimal and histogram
+//! chunks; in version 1 a float chunk is XOR and a histogram chunk a
+//! [`crate::chunk::HistogramChunk`].
 //!
 //! Reading with byte ranges: fetch the last [`INDEX_TOC_LEN`] bytes of the index, parse them
-//! with [`IndexToc::parse`], fetch [`IndexToc::sections`] (everything between the header and
-//! the TOC) and hand both to [`BlockIndex::parse_sections`]; then fetch each chunk's
+//! with [`IndexToc::parse`], fetch [`IndexToc::body_range`] (everything before the TOC) and
+//! hand both to [`BlockIndex::parse_sections`]; then fetch each chunk's
 //! [`chunk_byte_range`] from the chunks file and decode it with [`read_chunk`].
 //!
 //! The index file is `"SXIX"`, a version byte, then three sections and a fixed-width table of
@@ -25,9 +30,10 @@
 //! - series, sorted by labels (a series ref is its position): label count, (name, value) symbol
 //!   refs, chunk count, the first chunk's offset in the chunks file, then per chunk its min time
 //!   (relative to the block's base time for the first chunk, to the previous max time after),
-//!   its duration, sample count and byte length; later offsets follow from the lengths.
-//!   Version 2 follows the float chunks with the histogram chunks in the same layout (their
-//!   first min time again relative to the base time).
+//!   its duration, sample count and byte length (version 3 then adds the encoding byte of
+//!   [`ChunkEncoding::as_byte`]); later offsets follow from the lengths. Version 2 follows the
+//!   float chunks with the histogram chunks in the same layout (their first min time again
+//!   relative to the base time).
 //! - postings: per label pair, in symbol order: name and value refs, the series count and the
 //!   series refs delta-encoded.
 //! - TOC: big-endian u64 offsets of the three sections, the base time (i64), then a CRC32 of
@@ -40,6 +46,8 @@ mod meta;
 mod writer;
 
 #[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
 mod size_tests;
 #[cfg(test)]
 mod tests;
@@ -50,11 +58,11 @@ pub use meta::{
     BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION,
     MIN_BLOCK_FORMAT_VERSION,
 };
-pub use writer::{BlockWriter, EncodedBlock};
+pub use writer::{BlockWriter, EncodedBlock, BLOCK_CHUNK_MAX_SAMPLES};
 
 use sextant_model::ErrorKind;
 
-use crate::chunk::ChunkError;
+use crate::chunk::{ChunkEncoding, ChunkError};
 
 /// File names inside a block's directory.
 pub const META_FILE: &str = "meta.json";
@@ -75,6 +83,8 @@ pub struct ChunkMeta {
     pub offset: u64,
     /// Length of the whole entry.
     pub len: u64,
+    /// How the chunk's bytes are encoded.
+    pub encoding: ChunkEncoding,
 }
 
 /// Why a block could not be written or read.

@@ -6,11 +6,20 @@
 //! [`XorAppender`] builds a chunk, [`XorChunk`] is a closed one and [`XorIterator`] decodes
 //! either; decoding a corrupt chunk stops with [`XorIterator::error`] set instead of panicking.
 //! [`HistogramChunk`] holds native histograms (a plain varint encoding, see its module).
+//!
+//! Blocks store float chunks as [`FloatChunk`]: XOR or [`DecimalChunk`] (integer mantissas of
+//! a power of ten plus ulp residuals, Rice-coded, see the `decimal` module), whichever is
+//! smaller for the chunk ([`FloatChunk::encode`]). The head keeps XOR chunks.
 
 mod bits;
+mod decimal;
+mod float;
 mod histogram;
+mod rice;
 
 use bits::{BitReader, BitWriter};
+pub use decimal::{DecimalChunk, DecimalIterator};
+pub use float::{ChunkEncoding, FloatChunk, FloatIterator};
 pub use histogram::HistogramChunk;
 
 /// Prometheus closes a head chunk after this many samples.
@@ -27,6 +36,8 @@ pub enum ChunkError {
     Truncated(u16),
     #[error("invalid value encoding in sample {0}")]
     InvalidValue(u16),
+    #[error("a {0:?} chunk is not a float chunk")]
+    WrongEncoding(ChunkEncoding),
 }
 
 /// A closed chunk: its bytes and the time range it covers.

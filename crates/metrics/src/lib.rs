@@ -6,7 +6,8 @@
 //! - [`validation`]: per-tenant validation of decoded series (names, lengths, ages).
 //! - [`block`]: the immutable block format (meta.json, index with postings, chunks file),
 //!   encoded and decoded without I/O; the caller stores it.
-//! - [`chunk`]: Gorilla chunks (delta-of-delta timestamps, XOR values).
+//! - [`chunk`]: Gorilla XOR chunks (the head; Prometheus-compatible) and decimal chunks
+//!   (blocks: decimal mantissas + exact residuals, Rice-coded).
 //! - [`head`]: the in-memory per-tenant head: interned label sets, postings, chunks.
 //! - [`wal`]: segmented, checksummed write-ahead log records and replay.
 //! - [`db`]: a tenant's head and WAL together: append (WAL before ack), replay, query.

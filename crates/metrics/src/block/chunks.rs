@@ -5,19 +5,33 @@ use std::ops::Range;
 use super::encoding::Decoder;
 use super::writer::{CHUNKS_HEADER_LEN, CHUNKS_MAGIC, CHUNKS_VERSION};
 use super::{BlockError, ChunkMeta};
-use crate::chunk::{HistogramChunk, XorChunk};
+use crate::chunk::{ChunkEncoding, FloatChunk, HistogramChunk};
+
+/// Chunks files before decimal chunks: every float chunk is XOR.
+const CHUNKS_VERSION_V1: u8 = 1;
 
 /// The bytes of the chunks file holding the chunk's entry: fetch just these.
 pub fn chunk_byte_range(meta: &ChunkMeta) -> Range<u64> {
     meta.offset..meta.offset.saturating_add(meta.len)
 }
 
-/// Decodes a chunk from either the whole chunks file or exactly the bytes of
-/// [`chunk_byte_range`] (a slice of the entry's length), checking its CRC and sample count.
-pub fn read_chunk(chunks_file_slice: &[u8], meta: &ChunkMeta) -> Result<XorChunk, BlockError> {
+/// Decodes a float chunk, in the encoding its meta names, from either the whole chunks file or
+/// exactly the bytes of [`chunk_byte_range`] (a slice of the entry's length), checking its CRC,
+/// sample count and time range.
+pub fn read_chunk(chunks_file_slice: &[u8], meta: &ChunkMeta) -> Result<FloatChunk, BlockError> {
     let bytes = chunk_bytes(chunks_file_slice, meta)?;
-    let chunk = XorChunk::from_bytes(bytes.to_vec())?;
+    let chunk = FloatChunk::from_bytes(meta.encoding, bytes.to_vec())?;
     check_count(chunk.num_samples(), meta)?;
+    if (chunk.min_time(), chunk.max_time()) != (meta.min_time, meta.max_time) {
+        return Err(BlockError::Corrupt(format!(
+            "chunk at {} covers {}..={}, the index says {}..={}",
+            meta.offset,
+            chunk.min_time(),
+            chunk.max_time(),
+            meta.min_time,
+            meta.max_time
+        )));
+    }
     Ok(chunk)
 }
 
@@ -27,6 +41,12 @@ pub fn read_histogram_chunk(
     chunks_file_slice: &[u8],
     meta: &ChunkMeta,
 ) -> Result<HistogramChunk, BlockError> {
+    if meta.encoding != ChunkEncoding::Histogram {
+        return Err(BlockError::Corrupt(format!(
+            "chunk at {} is {:?}, not a histogram chunk",
+            meta.offset, meta.encoding
+        )));
+    }
     let bytes = chunk_bytes(chunks_file_slice, meta)?;
     let chunk = HistogramChunk::from_bytes(bytes.to_vec())?;
     check_count(chunk.num_samples(), meta)?;
@@ -73,7 +93,7 @@ fn check_header(file: &[u8]) -> Result<(), BlockError> {
     if file.len() < CHUNKS_HEADER_LEN as usize || &file[..4] != CHUNKS_MAGIC {
         return Err(BlockError::Corrupt("not a chunks file (bad magic)".into()));
     }
-    if file[4] != CHUNKS_VERSION {
+    if file[4] != CHUNKS_VERSION && file[4] != CHUNKS_VERSION_V1 {
         return Err(BlockError::UnknownFormatVersion {
             file: "chunks",
             version: file[4],

@@ -4,11 +4,14 @@ use sextant_model::{Label, Labels, Matcher};
 
 use super::encoding::Decoder;
 use super::{BlockError, ChunkMeta, SeriesRef};
+use crate::chunk::ChunkEncoding;
 use crate::sorted_ids::{intersect, subtract, union};
 
 pub(super) const INDEX_MAGIC: &[u8; 4] = b"SXIX";
-pub(super) const INDEX_VERSION: u8 = 2;
-/// Version 1 has no histogram chunks.
+pub(super) const INDEX_VERSION: u8 = 3;
+/// Version 2 has no chunk encodings: float chunks are XOR.
+const INDEX_VERSION_V2: u8 = 2;
+/// Version 1 has no histogram chunks either.
 const INDEX_VERSION_V1: u8 = 1;
 const HEADER_LEN: usize = 5;
 /// Length of the table of contents at the end of the index, CRC included.
@@ -240,7 +243,7 @@ fn parse_symbols(bytes: &[u8]) -> Result<Vec<String>, BlockError> {
 
 fn check_version(version: u8) -> Result<u8, BlockError> {
     match version {
-        INDEX_VERSION | INDEX_VERSION_V1 => Ok(version),
+        INDEX_VERSION | INDEX_VERSION_V2 | INDEX_VERSION_V1 => Ok(version),
         _ => Err(BlockError::UnknownFormatVersion {
             file: "index",
             version,
@@ -270,10 +273,10 @@ fn parse_series(
     let mut series = Vec::with_capacity(n);
     for _ in 0..n {
         let labels = parse_labels(&mut d, symbols)?;
-        let chunks = parse_chunk_metas(&mut d, base_time)?;
+        let chunks = parse_chunk_metas(&mut d, base_time, version, ChunkKind::Float)?;
         let histograms = match version {
             INDEX_VERSION_V1 => Vec::new(),
-            _ => parse_chunk_metas(&mut d, base_time)?,
+            _ => parse_chunk_metas(&mut d, base_time, version, ChunkKind::Histogram)?,
         };
         series.push(SeriesEntry {
             labels,
@@ -305,7 +308,48 @@ fn parse_labels(d: &mut Decoder<'_>, symbols: usize) -> Result<Vec<(u32, u32)>, 
     Ok(labels)
 }
 
-fn parse_chunk_metas(d: &mut Decoder<'_>, base_time: i64) -> Result<Vec<ChunkMeta>, BlockError> {
+/// Which list of a series a chunk is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkKind {
+    Float,
+    Histogram,
+}
+
+impl ChunkKind {
+    /// The only encoding before index version 3.
+    fn implied_encoding(self) -> ChunkEncoding {
+        match self {
+            ChunkKind::Float => ChunkEncoding::Xor,
+            ChunkKind::Histogram => ChunkEncoding::Histogram,
+        }
+    }
+
+    fn allows(self, encoding: ChunkEncoding) -> bool {
+        (encoding == ChunkEncoding::Histogram) == (self == ChunkKind::Histogram)
+    }
+}
+
+fn parse_encoding(
+    d: &mut Decoder<'_>,
+    version: u8,
+    kind: ChunkKind,
+) -> Result<ChunkEncoding, BlockError> {
+    if version < INDEX_VERSION {
+        return Ok(kind.implied_encoding());
+    }
+    u8::try_from(d.uvarint()?)
+        .ok()
+        .and_then(ChunkEncoding::from_byte)
+        .filter(|&e| kind.allows(e))
+        .ok_or_else(|| d.corrupt("unknown chunk encoding"))
+}
+
+fn parse_chunk_metas(
+    d: &mut Decoder<'_>,
+    base_time: i64,
+    version: u8,
+    kind: ChunkKind,
+) -> Result<Vec<ChunkMeta>, BlockError> {
     let n = d.count()?;
     let mut chunks = Vec::with_capacity(n);
     if n == 0 {
@@ -318,12 +362,14 @@ fn parse_chunk_metas(d: &mut Decoder<'_>, base_time: i64) -> Result<Vec<ChunkMet
         let max_time = min_time.wrapping_add(d.uvarint()? as i64);
         let num_samples = d.u32()?;
         let len = d.uvarint()?;
+        let encoding = parse_encoding(d, version, kind)?;
         chunks.push(ChunkMeta {
             min_time,
             max_time,
             num_samples,
             offset,
             len,
+            encoding,
         });
         offset = offset
             .checked_add(len)

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::BlockError;
 
 /// The block format this build writes; readers dispatch on [`BlockMeta::version`].
-/// Version 2 added native histogram chunks; version 1 blocks stay readable.
-pub const BLOCK_FORMAT_VERSION: u32 = 2;
+/// Version 2 added native histogram chunks, version 3 decimal float chunks (index version 3,
+/// chunks file version 2); version 1 and 2 blocks stay readable.
+pub const BLOCK_FORMAT_VERSION: u32 = 3;
 
 /// The oldest block format this build reads.
 pub const MIN_BLOCK_FORMAT_VERSION: u32 = 1;
@@ -125,8 +126,8 @@ mod tests {
         assert!(matches!(err, BlockError::UnknownMetaVersion(7)), "{err}");
         assert!(err.to_string().contains("version 7"), "{err}");
         // a future version may drop fields: still the version error, not a parse error
-        let err = BlockMeta::from_json(br#"{"version": 3}"#).unwrap_err();
-        assert!(matches!(err, BlockError::UnknownMetaVersion(3)), "{err}");
+        let err = BlockMeta::from_json(br#"{"version": 4}"#).unwrap_err();
+        assert!(matches!(err, BlockError::UnknownMetaVersion(4)), "{err}");
         assert!(matches!(
             BlockMeta::from_json(b"{\"version\": 1}"),
             Err(BlockError::Meta(_))

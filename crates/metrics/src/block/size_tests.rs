@@ -1,7 +1,7 @@
 //! Block size on a realistic series set: 10k series, 2h of 15 s samples (480 per series), a
 //! mix of constant gauges, integer counters, float counters and random-walk gauges, with
-//! Prometheus-like label sets. Prints bytes per sample of the chunks file and bytes per series
-//! of the index: `cargo test -p sextant-metrics --lib block::size_tests -- --ignored --nocapture`.
+//! Prometheus-like label sets, written as the head hands them over (120-sample XOR chunks).
+//! Prints bytes per sample of the chunks file and bytes per series of the index: `cargo test -p sextant-metrics --lib block::size_tests -- --ignored --nocapture`.
 
 use sextant_model::Labels;
 
@@ -101,11 +101,14 @@ fn bytes_per_sample_and_per_series() {
         })
         .collect();
     series.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut w = BlockWriter::new();
-    for (labels, chunks) in &series {
-        w.add_series(labels, chunks).unwrap();
-    }
-    let block = w.finish(BlockSource::default());
+    let write = |mut w: BlockWriter| {
+        for (labels, chunks) in &series {
+            w.add_series(labels, chunks).unwrap();
+        }
+        w.finish(BlockSource::default())
+    };
+    let kept = write(BlockWriter::new());
+    let block = write(BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES));
     let samples = block.meta.stats.samples as f64;
     let payload: usize = series
         .iter()
@@ -115,11 +118,15 @@ fn bytes_per_sample_and_per_series() {
     let chunks_per_sample = block.chunks.len() as f64 / samples;
     let index_per_series = block.index.len() as f64 / SERIES as f64;
     eprintln!(
-        "{SERIES} series x {SAMPLES} samples: chunks file {:.3} B/sample (XOR payload alone \
-         {:.3}), index {index_per_series:.1} B/series",
+        "{SERIES} series x {SAMPLES} samples: chunks file {:.3} B/sample with merged chunks \
+         ({:.3} with the head's 120-sample chunks, XOR payload alone {:.3}), index \
+         {index_per_series:.1} B/series ({:.1} unmerged)",
         chunks_per_sample,
-        payload as f64 / samples
+        kept.chunks.len() as f64 / samples,
+        payload as f64 / samples,
+        kept.index.len() as f64 / SERIES as f64,
     );
     assert_eq!(block.meta.stats.samples, SERIES as u64 * SAMPLES as u64);
-    assert!(chunks_per_sample < 4.0 && index_per_series < 400.0);
+    assert_eq!(block.meta.stats.chunks, SERIES as u64);
+    assert!(chunks_per_sample < 1.2 && index_per_series < 400.0);
 }

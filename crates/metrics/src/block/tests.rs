@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use sextant_model::{Labels, MatchOp, Matcher};
 
 use super::*;
-use crate::chunk::{XorAppender, XorChunk};
+use crate::chunk::{FloatChunk, XorAppender, XorChunk};
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -32,6 +32,18 @@ fn samples(c: &XorChunk) -> Vec<(i64, u64)> {
     c.iter().map(|(t, v)| (t, v.to_bits())).collect()
 }
 
+fn float_samples(c: &FloatChunk) -> Vec<(i64, u64)> {
+    let mut iter = c.iter();
+    let out = iter.by_ref().map(|(t, v)| (t, v.to_bits())).collect();
+    assert_eq!(iter.error(), None);
+    out
+}
+
+/// The samples of a series' chunks, in order.
+fn all_samples(chunks: &[XorChunk]) -> Vec<(i64, u64)> {
+    chunks.iter().flat_map(samples).collect()
+}
+
 fn encode(series: &[(Labels, Vec<XorChunk>)]) -> EncodedBlock {
     let mut w = BlockWriter::new();
     for (labels, chunks) in series {
@@ -40,8 +52,8 @@ fn encode(series: &[(Labels, Vec<XorChunk>)]) -> EncodedBlock {
     w.finish(source())
 }
 
-/// A series' labels and the (timestamp, value bits) of each of its chunks.
-type Decoded = (Labels, Vec<Vec<(i64, u64)>>);
+/// A series' labels and the (timestamp, value bits) of its samples.
+type Decoded = (Labels, Vec<(i64, u64)>);
 
 /// Decodes everything back: labels and samples per series, via ranged chunk reads.
 fn decode(block: &EncodedBlock) -> Vec<Decoded> {
@@ -59,9 +71,11 @@ fn decode(block: &EncodedBlock) -> Vec<Decoded> {
                     let c = read_chunk(slice, m).unwrap();
                     assert_eq!(read_chunk(&block.chunks, m).unwrap(), c);
                     assert_eq!((c.min_time(), c.max_time()), (m.min_time, m.max_time));
-                    samples(&c)
+                    assert_eq!(c.encoding(), m.encoding);
+                    float_samples(&c)
                 })
-                .collect();
+                .collect::<Vec<_>>()
+                .concat();
             (labels, chunks)
         })
         .collect()
@@ -100,7 +114,7 @@ fn round_trip_hundreds_of_series() {
     let block = encode(&series);
     let want: Vec<_> = series
         .iter()
-        .map(|(l, cs)| (l.clone(), cs.iter().map(samples).collect::<Vec<_>>()))
+        .map(|(l, cs)| (l.clone(), all_samples(cs)))
         .collect();
     assert_eq!(decode(&block), want);
     assert_eq!(block.meta.stats.series, 300);
@@ -268,11 +282,22 @@ fn corrupt_chunk_is_an_error() {
     };
     assert!(read_chunk(&block.chunks, &wrong_count).is_err());
     let mut bad_version = block.chunks.clone();
-    bad_version[4] = 2;
+    bad_version[4] = 3;
     assert!(matches!(
         read_chunk(&bad_version, &meta),
-        Err(BlockError::UnknownFormatVersion { version: 2, .. })
+        Err(BlockError::UnknownFormatVersion { version: 3, .. })
     ));
+    let wrong_time = ChunkMeta {
+        max_time: meta.max_time + 1,
+        ..meta
+    };
+    assert!(read_chunk(&block.chunks, &wrong_time).is_err());
+    let histogram = ChunkMeta {
+        encoding: ChunkEncoding::Histogram,
+        ..meta
+    };
+    assert!(read_chunk(&block.chunks, &histogram).is_err());
+    assert!(read_histogram_chunk(&block.chunks, &meta).is_err());
 }
 
 /// Realistic label sets: the index stays compact (prints bytes per series).
@@ -350,7 +375,7 @@ proptest! {
         let block = encode(&series);
         let want: Vec<_> = series
             .iter()
-            .map(|(l, cs)| (l.clone(), cs.iter().map(samples).collect::<Vec<_>>()))
+            .map(|(l, cs)| (l.clone(), all_samples(cs)))
             .collect();
         prop_assert_eq!(decode(&block), want);
         let index = BlockIndex::parse(&block.index).unwrap();
@@ -385,9 +410,17 @@ proptest! {
     }
 
     #[test]
-    fn random_chunk_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), offset in 0u64..80, len in 0u64..80) {
-        let meta = ChunkMeta { min_time: 0, max_time: 0, num_samples: 1, offset, len };
+    fn random_chunk_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), offset in 0u64..80, len in 0u64..80, encoding in 0u8..3) {
+        let encoding = ChunkEncoding::from_byte(encoding).unwrap();
+        let meta = ChunkMeta { min_time: 0, max_time: 0, num_samples: 1, offset, len, encoding };
         let _ = read_chunk(&bytes, &meta);
+        let _ = read_histogram_chunk(&bytes, &meta);
+        if bytes.len() > 5 {
+            let whole = [&b"SXCK\x02"[..], &bytes[5..]].concat();
+            if let Ok(c) = read_chunk(&whole, &meta) {
+                let _ = c.iter().count();
+            }
+        }
     }
 }
 
@@ -408,59 +441,6 @@ fn toc_first_then_the_body() {
     ));
     assert!(IndexToc::parse(&block.index[..10], len as u64).is_err());
     assert!(IndexToc::parse(&block.index[len - INDEX_TOC_LEN..], 20).is_err());
-}
-
-/// A version 1 index (no histogram chunk lists) written by hand: one series `up` with one chunk.
-fn version_1_index(meta: &ChunkMeta) -> Vec<u8> {
-    use super::encoding::{put_uvarint, put_varint};
-    let mut out = b"SXIX\x01".to_vec();
-    let symbols = out.len() as u64;
-    put_uvarint(&mut out, 2);
-    for s in ["__name__", "up"] {
-        put_uvarint(&mut out, s.len() as u64);
-        out.extend_from_slice(s.as_bytes());
-    }
-    let series = out.len() as u64;
-    for v in [1, 1, 0, 1, 1, meta.offset] {
-        put_uvarint(&mut out, v);
-    }
-    put_varint(&mut out, 0);
-    for v in [
-        (meta.max_time - meta.min_time) as u64,
-        u64::from(meta.num_samples),
-        meta.len,
-    ] {
-        put_uvarint(&mut out, v);
-    }
-    let postings = out.len() as u64;
-    for v in [1, 0, 1, 1, 0] {
-        put_uvarint(&mut out, v);
-    }
-    for v in [symbols, series, postings] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    out.extend_from_slice(&meta.min_time.to_be_bytes());
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_be_bytes());
-    out
-}
-
-#[test]
-fn version_1_blocks_stay_readable() {
-    let points = [(T0, 1.0), (T0 + 15_000, 2.0), (T0 + 30_000, 4.0)];
-    let block = encode(&[(
-        Labels::from_pairs([("__name__", "up")]),
-        vec![chunk(&points)],
-    )]);
-    let v2 = BlockIndex::parse(&block.index).unwrap();
-    let (_, metas) = v2.series(SeriesRef(0)).unwrap();
-    let v1 = BlockIndex::parse(&version_1_index(&metas[0])).unwrap();
-    let (labels, v1_metas) = v1.series(SeriesRef(0)).unwrap();
-    assert_eq!(labels, Labels::from_pairs([("__name__", "up")]));
-    assert_eq!(v1_metas, metas);
-    assert_eq!(v1.histogram_chunks(SeriesRef(0)), Some(vec![]));
-    let got = samples(&read_chunk(&block.chunks, &v1_metas[0]).unwrap());
-    assert_eq!(got, points.map(|(t, v)| (t, f64::to_bits(v))));
 }
 
 #[test]

@@ -8,11 +8,16 @@ use super::encoding::{put_uvarint, put_varint};
 use super::index::{INDEX_MAGIC, INDEX_VERSION};
 use super::meta::{BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
 use super::{BlockError, ChunkMeta};
-use crate::chunk::{HistogramChunk, XorChunk};
+use crate::chunk::{ChunkEncoding, FloatChunk, HistogramChunk, XorChunk};
 
 pub(super) const CHUNKS_MAGIC: &[u8; 4] = b"SXCK";
-pub(super) const CHUNKS_VERSION: u8 = 1;
+pub(super) const CHUNKS_VERSION: u8 = 2;
 pub(super) const CHUNKS_HEADER_LEN: u64 = 5;
+
+/// The chunk size for [`BlockWriter::with_chunk_max_samples`] when cutting blocks: two hours
+/// of 15 s scrapes, so a series usually has one chunk per block (longer chunks amortise the
+/// chunk header and index entry; shorter ones let short queries decode less).
+pub const BLOCK_CHUNK_MAX_SAMPLES: usize = 480;
 
 /// A block ready to store: `meta.json`, `index` and `chunks`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,13 +27,18 @@ pub struct EncodedBlock {
     pub chunks: Vec<u8>,
 }
 
-/// Collects series in label order; chunk bytes go straight into the chunks file.
+/// Collects series in label order; chunk bytes go straight into the chunks file. Float chunks
+/// are re-encoded in their smallest encoding, and merged when the writer was built with
+/// [`BlockWriter::with_chunk_max_samples`].
 #[derive(Debug)]
 pub struct BlockWriter {
     series: Vec<WrittenSeries>,
     chunks: Vec<u8>,
     samples: u64,
     histograms: u64,
+    /// Merge a series' float chunks into chunks of up to this many samples; `None` keeps the
+    /// chunks as given.
+    chunk_max_samples: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -45,6 +55,7 @@ impl Default for BlockWriter {
 }
 
 impl BlockWriter {
+    /// A writer that keeps each float chunk it is given as one chunk (re-encoded).
     pub fn new() -> Self {
         let mut chunks = Vec::with_capacity(1 << 16);
         chunks.extend_from_slice(CHUNKS_MAGIC);
@@ -54,6 +65,17 @@ impl BlockWriter {
             chunks,
             samples: 0,
             histograms: 0,
+            chunk_max_samples: None,
+        }
+    }
+
+    /// A writer that merges each series' float chunks into chunks of up to `max` samples
+    /// (clamped to 1..=65535; [`BLOCK_CHUNK_MAX_SAMPLES`] for blocks cut from a head). Fewer,
+    /// longer chunks take less space in the chunks file and the index.
+    pub fn with_chunk_max_samples(max: usize) -> Self {
+        BlockWriter {
+            chunk_max_samples: Some(max.clamp(1, usize::from(u16::MAX))),
+            ..BlockWriter::new()
         }
     }
 
@@ -63,7 +85,8 @@ impl BlockWriter {
     }
 
     /// Adds a series with float and native histogram chunks (either may be empty), in label
-    /// order like [`BlockWriter::add_series`].
+    /// order like [`BlockWriter::add_series`]. Float chunks are re-encoded (and merged, see
+    /// [`BlockWriter::with_chunk_max_samples`]); histogram chunks are stored as they are.
     pub fn add_series_with_histograms(
         &mut self,
         labels: &Labels,
@@ -81,18 +104,24 @@ impl BlockWriter {
                 });
             }
         }
+        let chunks = match self.chunk_max_samples {
+            Some(max) => merge_chunks(chunks, max)?,
+            None => re_encode_chunks(chunks)?,
+        };
         let chunks = chunks
             .iter()
             .map(|c| {
                 self.samples += c.num_samples() as u64;
-                self.append_chunk(c.bytes(), c.min_time(), c.max_time(), c.num_samples())
+                let (min, max, n) = (c.min_time(), c.max_time(), c.num_samples());
+                self.append_chunk(c.bytes(), c.encoding(), min, max, n)
             })
             .collect();
         let histograms = histograms
             .iter()
             .map(|c| {
                 self.histograms += c.num_samples() as u64;
-                self.append_chunk(c.bytes(), c.min_time(), c.max_time(), c.num_samples())
+                let (min, max, n) = (c.min_time(), c.max_time(), c.num_samples());
+                self.append_chunk(c.bytes(), ChunkEncoding::Histogram, min, max, n)
             })
             .collect();
         self.series.push(WrittenSeries {
@@ -103,7 +132,14 @@ impl BlockWriter {
         Ok(())
     }
 
-    fn append_chunk(&mut self, bytes: &[u8], min_time: i64, max_time: i64, n: usize) -> ChunkMeta {
+    fn append_chunk(
+        &mut self,
+        bytes: &[u8],
+        encoding: ChunkEncoding,
+        min_time: i64,
+        max_time: i64,
+        n: usize,
+    ) -> ChunkMeta {
         let offset = self.chunks.len() as u64;
         put_uvarint(&mut self.chunks, bytes.len() as u64);
         self.chunks.extend_from_slice(bytes);
@@ -115,6 +151,7 @@ impl BlockWriter {
             num_samples: n as u32,
             offset,
             len: self.chunks.len() as u64 - offset,
+            encoding,
         }
     }
 
@@ -149,6 +186,58 @@ impl BlockWriter {
             chunks: self.chunks,
         }
     }
+}
+
+/// Each non-empty chunk in its smallest encoding.
+fn re_encode_chunks(chunks: &[XorChunk]) -> Result<Vec<FloatChunk>, BlockError> {
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut samples = Vec::new();
+    for chunk in chunks.iter().filter(|c| c.num_samples() > 0) {
+        samples.clear();
+        let mut iter = chunk.iter();
+        samples.extend(iter.by_ref());
+        if let Some(err) = iter.error() {
+            return Err(err.into());
+        }
+        out.push(encode_float_chunk(&samples)?);
+    }
+    Ok(out)
+}
+
+fn encode_float_chunk(samples: &[(i64, f64)]) -> Result<FloatChunk, BlockError> {
+    FloatChunk::encode(samples)
+        .ok_or_else(|| BlockError::Corrupt(format!("{} samples in a chunk", samples.len())))
+}
+
+/// A series' float samples in chunks of at most `max` (at most `u16::MAX`) samples, each in
+/// its smallest encoding. Samples are cut into runs of increasing timestamps (one run unless
+/// the input chunks overlap), and each run into equal parts: 481 samples in chunks of up to
+/// 480 become 241 + 240, not 480 + 1. Empty input chunks disappear.
+fn merge_chunks(chunks: &[XorChunk], max: usize) -> Result<Vec<FloatChunk>, BlockError> {
+    let mut runs: Vec<Vec<(i64, f64)>> = Vec::new();
+    let mut run: Vec<(i64, f64)> =
+        Vec::with_capacity(chunks.iter().map(XorChunk::num_samples).sum());
+    for chunk in chunks {
+        let mut samples = chunk.iter();
+        for (t, v) in samples.by_ref() {
+            if run.last().is_some_and(|&(last, _)| last >= t) {
+                runs.push(std::mem::take(&mut run));
+            }
+            run.push((t, v));
+        }
+        if let Some(err) = samples.error() {
+            return Err(err.into());
+        }
+    }
+    runs.push(run);
+    let mut out = Vec::new();
+    for run in runs.iter().filter(|r| !r.is_empty()) {
+        let parts = run.len().div_ceil(max.max(1));
+        for part in run.chunks(run.len().div_ceil(parts)) {
+            out.push(encode_float_chunk(part)?);
+        }
+    }
+    Ok(out)
 }
 
 fn encode_index(series: &[WrittenSeries], base_time: i64) -> Vec<u8> {
@@ -225,6 +314,7 @@ fn put_chunk_metas(out: &mut Vec<u8>, chunks: &[ChunkMeta], base_time: i64) {
         put_uvarint(out, c.max_time.wrapping_sub(c.min_time) as u64);
         put_uvarint(out, u64::from(c.num_samples));
         put_uvarint(out, c.len);
+        put_uvarint(out, u64::from(c.encoding.as_byte()));
         prev_time = c.max_time;
     }
 }

@@ -115,6 +115,31 @@ impl<'a> BitReader<'a> {
         Some(value)
     }
 
+    /// The next 64 bits, most significant first, zero-padded past the end; does not move.
+    pub(crate) fn peek_u64(&self) -> u64 {
+        let first = self.pos / 8;
+        let shift = self.pos % 8;
+        if let Some(window) = self.bytes.get(first..first + 9) {
+            let mut word = [0u8; 16];
+            word[..9].copy_from_slice(window);
+            return ((u128::from_be_bytes(word) << shift) >> 64) as u64;
+        }
+        let mut word = [0u8; 16];
+        let tail = self.bytes.get(first..).unwrap_or_default();
+        word[..tail.len()].copy_from_slice(tail);
+        ((u128::from_be_bytes(word) << shift) >> 64) as u64
+    }
+
+    /// Moves past `nbits` bits; `None` (without moving) when fewer are left.
+    pub(crate) fn skip(&mut self, nbits: usize) -> Option<()> {
+        let end = self.pos.checked_add(nbits)?;
+        if end > self.bytes.len() * 8 {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
     pub(crate) fn read_uvarint(&mut self) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
@@ -172,6 +197,20 @@ mod tests {
                 prop_assert_eq!(r.read_uvarint(), Some(*v as u64));
             }
         }
+    }
+
+    #[test]
+    fn peek_and_skip() {
+        let bytes = [0xa5, 0x0f, 0xff, 0, 0, 0, 0, 0, 0, 0x81];
+        let mut r = BitReader::new(&bytes);
+        assert_eq!(r.peek_u64() >> 56, 0xa5);
+        assert_eq!(r.skip(4), Some(()));
+        assert_eq!(r.peek_u64() >> 52, 0x50f);
+        assert_eq!(r.skip(72), Some(()));
+        assert_eq!(r.peek_u64(), 0x1000_0000_0000_0000);
+        assert_eq!(r.skip(5), None);
+        assert_eq!(r.read_bits(4), Some(1));
+        assert_eq!(r.peek_u64(), 0);
     }
 
     #[test]

@@ -164,7 +164,9 @@ fn decode_series(
         series.floats.extend(
             samples
                 .by_ref()
-                .filter(|&(t, _)| in_range(t))
+                // samples are in time order: stop decoding past the end
+                .take_while(|&(t, _)| t <= end)
+                .filter(|&(t, _)| t >= start)
                 .map(|(t, f)| FPoint { t, f }),
         );
         if let Some(e) = samples.error() {
