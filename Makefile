@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 LOADGEN_ARGS ?= --help
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test e2e promql-conformance lint bench loadgen fuzz clean-data helm-lint check-yaml
+.PHONY: help build run test e2e promql-conformance logql-conformance lint bench loadgen fuzz clean-data helm-lint check-yaml
 
 help: ## List the targets
 	@echo 'usage: make <target>'
@@ -45,6 +45,9 @@ e2e: ## Install Prometheus (Debian package), then run the end-to-end tests (igno
 
 promql-conformance: ## PromQL .test scripts (SEXTANT_PROMQL_TESTDATA, default ../shared/testdata/promql): one line per file
 	SEXTANT_PROMQL_FAILURES=$${SEXTANT_PROMQL_FAILURES:-0} cargo test -p sextant-metrics --test promql_conformance -- --nocapture
+
+logql-conformance: ## LogQL .logqltest scripts (SEXTANT_LOGQL_TESTDATA, default ../shared/testdata/logql): one line per file
+	SEXTANT_LOGQL_FAILURES=$${SEXTANT_LOGQL_FAILURES:-0} cargo test -p sextant-logs --test logql_conformance -- --nocapture
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

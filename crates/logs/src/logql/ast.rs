@@ -74,7 +74,9 @@ pub enum LineFilterValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parser {
     /// Empty `extractions`: every field, flattened with `_`.
-    Json { extractions: Vec<Extraction> },
+    Json {
+        extractions: Vec<Extraction>,
+    },
     Logfmt {
         strict: bool,
         keep_empty: bool,
@@ -101,7 +103,11 @@ pub enum LabelFilter {
     /// `name = "v"`, `name != "v"`, `name =~ "re"`, `name !~ "re"`.
     String(Matcher),
     /// `name > 1.5`, `name == 200`.
-    Number { name: String, op: CmpOp, value: f64 },
+    Number {
+        name: String,
+        op: CmpOp,
+        value: f64,
+    },
     /// `name > 250ms`: `value_ms` may be fractional (`1.5us`).
     Duration {
         name: String,
@@ -109,7 +115,11 @@ pub enum LabelFilter {
         value_ms: f64,
     },
     /// `name > 10KB`, in bytes.
-    Bytes { name: String, op: CmpOp, value: u64 },
+    Bytes {
+        name: String,
+        op: CmpOp,
+        value: u64,
+    },
     /// `name = ip("10.0.0.0/8")` (`equal`) or `name != ip("…")`.
     Ip {
         name: String,
