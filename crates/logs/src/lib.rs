@@ -12,4 +12,5 @@
 //! Ingest, the stream head, WAL and blocks for logs come with the rest of the logs path.
 
 pub mod logql;
+pub mod model;
 pub mod pipeline;
