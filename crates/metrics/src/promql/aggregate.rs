@@ -7,9 +7,11 @@
 
 mod count_values;
 mod float;
+mod grid;
 mod k;
 mod range;
 
+pub(crate) use grid::{aggregate_grid, grid_applies};
 pub(crate) use range::{is_grouping_op, join_runs, GroupPlan, RangeAggregation};
 
 use promql_parser::parser::token::{

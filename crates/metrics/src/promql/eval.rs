@@ -48,6 +48,10 @@ struct Env<'q> {
     parallelism: usize,
 }
 
+/// What one run of steps of a range aggregation yields: output series with their group,
+/// annotations, and (input, output) points per step.
+type AggRun = (Vec<(usize, Series)>, Annotations, Vec<(usize, usize)>);
+
 /// What every evaluator of one query updates.
 #[derive(Default)]
 struct State {
@@ -437,6 +441,15 @@ impl<'a> Evaluator<'a> {
                 .collect()
         };
         let delayed = self.env.delayed_name_removal;
+        if aggregate::grid_applies(op, input) {
+            let interval = self.interval;
+            let runs = run_parallel(&steps, self.env.parallelism, input.len(), |run| {
+                let ts: Vec<i64> = run.iter().map(|s| s.0).collect();
+                let (out, counts) = aggregate::aggregate_grid(op, input, &plan, &ts, interval);
+                (out, Annotations::default(), counts)
+            });
+            return self.join_agg_runs(&plan, runs);
+        }
         let runs = run_parallel(&steps, self.env.parallelism, input.len(), |run| {
             let first = run.first().map_or(i64::MAX, |s| s.0);
             let mut agg = aggregate::RangeAggregation::new(op, input, &plan, first);
@@ -454,6 +467,16 @@ impl<'a> Evaluator<'a> {
                 .collect();
             (agg.finish(), annotations, counts)
         });
+        self.join_agg_runs(&plan, runs)
+    }
+
+    /// Joins the runs of a range aggregation: annotations, then the sample accounting of
+    /// every step in order, then the output series.
+    fn join_agg_runs(
+        &mut self,
+        plan: &aggregate::GroupPlan,
+        runs: Vec<AggRun>,
+    ) -> Result<Matrix, EvalError> {
         let base = self.state.current_samples;
         let mut held = base;
         let mut outputs = Vec::with_capacity(runs.len());

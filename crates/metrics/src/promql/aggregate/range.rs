@@ -55,6 +55,15 @@ impl GroupPlan {
     pub(crate) fn groups(&self) -> usize {
         self.labels.len()
     }
+
+    /// The group of input series `i`.
+    pub(crate) fn group_of(&self, i: usize) -> usize {
+        self.of_series[i]
+    }
+
+    pub(crate) fn labels_of(&self, group: usize) -> &Labels {
+        &self.labels[group]
+    }
 }
 
 /// The running state of a range aggregation over a run of consecutive steps: read positions
@@ -156,17 +165,28 @@ impl<'p> RangeAggregation<'p> {
 /// Joins the outputs of consecutive step runs: a group's points in run order, groups in order
 /// of first appearance (what one run over all steps gives).
 pub(crate) fn join_runs(groups: usize, runs: Vec<Vec<(usize, Series)>>) -> Matrix {
+    join_grouped(groups, runs)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// [`join_runs`], keeping each output's group.
+pub(crate) fn join_grouped(groups: usize, runs: Vec<Vec<(usize, Series)>>) -> Vec<(usize, Series)> {
+    if runs.len() == 1 {
+        return runs.into_iter().flatten().collect();
+    }
     let mut out_of_group: Vec<Option<usize>> = vec![None; groups];
-    let mut out: Matrix = Vec::new();
+    let mut out: Vec<(usize, Series)> = Vec::new();
     for (g, series) in runs.into_iter().flatten() {
         match out_of_group[g] {
             Some(i) => {
-                out[i].floats.extend(series.floats);
-                out[i].histograms.extend(series.histograms);
+                out[i].1.floats.extend(series.floats);
+                out[i].1.histograms.extend(series.histograms);
             }
             None => {
                 out_of_group[g] = Some(out.len());
-                out.push(series);
+                out.push((g, series));
             }
         }
     }

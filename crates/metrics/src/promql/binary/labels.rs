@@ -19,6 +19,16 @@ fn hash_label(h: &mut Xxh3, l: &Label) {
     h.update(&[0xff]);
 }
 
+/// Hash of all labels except `skip` (the name included), equal for label sets equal but
+/// for `skip`.
+pub(crate) fn hash_without(labels: &Labels, skip: &str) -> u64 {
+    let mut h = Xxh3::new();
+    for l in labels.iter().filter(|l| l.name != skip) {
+        hash_label(&mut h, l);
+    }
+    h.digest()
+}
+
 /// Hash of the labels named in `names` (`on`/`by`), or of all labels except those and
 /// `__name__` (`ignoring`/`without`).
 pub(crate) fn signature(labels: &Labels, include: bool, names: &[String]) -> u64 {

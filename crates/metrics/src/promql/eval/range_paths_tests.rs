@@ -150,3 +150,43 @@ fn e_range(
         res.annotations.infos,
     )
 }
+
+/// More groups × steps than one accumulator grid holds: the grid is walked in runs of steps.
+#[test]
+fn many_groups_over_many_steps_equal_instant_queries() {
+    let mut q = MemQueryable::new();
+    for i in 0..3000 {
+        let l = Labels::from_pairs([("__name__", "g"), ("i", &i.to_string())]);
+        for k in 0..110 {
+            if (i + k) % 7 != 0 {
+                q.add_float(&l, k * 15 * S, (i * k) as f64 / 4.0);
+            }
+        }
+    }
+    // one thread: a single run of 100 steps × 3000 groups is more than one grid holds
+    let e = engine(1);
+    let (start, end, step) = (5 * 15 * S, 104 * 15 * S, 15 * S);
+    for query in ["sum by (i) (g)", "max without () (g)"] {
+        let range = matrix(e.range(&q, query, start, end, step).unwrap().value);
+        let mut from_instants: Points = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut t = start;
+        while t <= end {
+            let Value::Vector(v) = e.instant(&q, query, t).unwrap().value else {
+                panic!("{query}: not a vector");
+            };
+            for s in v {
+                let key = s.metric.to_string();
+                let i = *index.entry(key.clone()).or_insert_with(|| {
+                    from_instants.push((key, Vec::new()));
+                    from_instants.len() - 1
+                });
+                from_instants[i].1.push((t, s.f.to_bits()));
+            }
+            t += step;
+        }
+        from_instants.sort();
+        assert_eq!(range.len(), 3000, "{query}");
+        assert_eq!(range, from_instants, "{query}");
+    }
+}

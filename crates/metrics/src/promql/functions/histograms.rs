@@ -5,6 +5,7 @@ use hashbrown::HashMap;
 
 use sextant_model::{Label, Labels, METRIC_NAME};
 
+use crate::promql::binary::labels::hash_without;
 use crate::promql::binary::StepCtx;
 use crate::promql::histogram::FloatHistogram;
 use crate::promql::value::{EvalError, Sample, Vector};
@@ -77,7 +78,8 @@ struct Classic {
 fn split_histograms(v: Vector, ctx: &mut StepCtx<'_>) -> (Vec<Sample>, Vec<Classic>) {
     let mut natives = Vec::new();
     let mut classics: Vec<Classic> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    // keyed by a hash of the labels without `le`: no label set is built per element
+    let mut index: HashMap<u64, usize> = HashMap::new();
     for s in v {
         if s.h.is_some() {
             natives.push(s);
@@ -94,24 +96,25 @@ fn split_histograms(v: Vector, ctx: &mut StepCtx<'_>) -> (Vec<Sample>, Vec<Class
             continue;
         };
         let bucket = Bucket { upper, count: s.f };
-        let key = without(&s.metric, &[BUCKET_LABEL]);
-        if let Some(&i) = index.get(&key) {
+        let hash = hash_without(&s.metric, BUCKET_LABEL);
+        if let Some(&i) = index.get(&hash) {
             classics[i].buckets.push(bucket);
             continue;
         }
+        let key = without(&s.metric, &[BUCKET_LABEL]);
         let metric = if ctx.delayed_name_removal {
-            key.clone()
+            key
         } else {
             without(&key, &[METRIC_NAME])
         };
-        index.insert(key, classics.len());
+        index.insert(hash, classics.len());
         classics.push(Classic {
             metric,
             buckets: vec![bucket],
         });
     }
     natives.retain(|s| {
-        let Some(&i) = index.get(&s.metric) else {
+        let Some(&i) = index.get(&hash_without(&s.metric, BUCKET_LABEL)) else {
             return true;
         };
         if classics[i].buckets.is_empty() {
