@@ -7,7 +7,7 @@
 //! concurrent updaters converge (the last write wins and is as good as any other).
 //! Only the fields every signal's `meta.json` shares are read (see [`BucketBlock`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
@@ -81,7 +81,42 @@ pub async fn read_bucket_index(
 }
 
 /// Rebuilds the tenant's bucket index from the bucket and writes it.
+///
+/// Several writers (every ingester after its uploads) race: one that LISTed before another's
+/// upload may overwrite a newer index. So after writing, the index is read back and compared
+/// with a new LIST, and written again while it misses a listed block: the last writer to
+/// finish always leaves an index holding every block uploaded before it finished.
 pub async fn update_bucket_index(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+) -> Result<BucketIndex, StorageError> {
+    let mut index = write_bucket_index(store, signal, tenant).await?;
+    for _ in 0..MAX_INDEX_WRITES {
+        let stored: HashSet<String> = match read_bucket_index(store, signal, tenant).await {
+            Ok(index) => index
+                .into_iter()
+                .flat_map(|i| i.blocks)
+                .map(|b| b.block_id)
+                .collect(),
+            Err(StorageError::Corrupt(_)) => HashSet::new(),
+            Err(e) => return Err(e),
+        };
+        let listed = complete_blocks(store, signal, tenant).await?;
+        if listed.iter().all(|(id, _)| stored.contains(id)) {
+            return Ok(index);
+        }
+        tracing::debug!(%tenant, signal = signal.as_str(), "bucket index overwritten by an older one, writing it again");
+        index = write_bucket_index(store, signal, tenant).await?;
+    }
+    Ok(index)
+}
+
+/// How often [`update_bucket_index`] writes the index at most.
+const MAX_INDEX_WRITES: usize = 5;
+
+/// Builds the index from a LIST (reusing the entries of the stored one) and writes it.
+async fn write_bucket_index(
     store: &dyn ObjectStore,
     signal: Signal,
     tenant: &TenantId,

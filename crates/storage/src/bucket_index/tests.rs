@@ -127,3 +127,43 @@ async fn corrupt_index_is_rebuilt_and_tenants_are_listed() {
     let names: Vec<&str> = tenants.iter().map(|t| t.as_str()).collect();
     assert_eq!(names, ["team-a", "team-b"]);
 }
+
+/// Every ingester uploads its block and then updates the index at about the same moment: once
+/// all are done, the stored index holds every block (no writer's older LIST wins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_updates_leave_every_block_in_the_index() {
+    for round in 0..20 {
+        let store = std::sync::Arc::new(InMemory::new());
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let id = format!("R{round}B{i}");
+                    put(
+                        &store,
+                        &id,
+                        "meta.json",
+                        meta(&id, i * 100, i * 100 + 99, 1),
+                    )
+                    .await;
+                    update_bucket_index(store.as_ref(), Signal::Metrics, &tenant())
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let index = read_bucket_index(store.as_ref(), Signal::Metrics, &tenant())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            index.blocks.len(),
+            6,
+            "round {round}: {:?}",
+            ids(&index.blocks)
+        );
+    }
+}
