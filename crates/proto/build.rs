@@ -8,6 +8,7 @@ fn main() {
         "prometheus/remote.proto",
         "prometheus/write_v2.proto",
         "sextant/ingester.proto",
+        "loki/push.proto",
     ];
     println!("cargo:rerun-if-changed={root}");
     let descriptors = protox::compile(files, [root]).expect("compile protos");

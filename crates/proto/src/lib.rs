@@ -4,6 +4,8 @@
 //! - [`prometheus`]: remote write 1.0 types (`WriteRequest`, `TimeSeries`, ...).
 //! - [`write_v2`]: remote write 2.0 (`io.prometheus.write.v2.Request`).
 //! - [`ingester`]: the internal metrics ingester service (push and query).
+//! - [`loki`]: Loki's push API (`logproto.PushRequest`), as Promtail and Alloy send it.
+//! - [`otlp`]: OpenTelemetry's OTLP messages (from `opentelemetry-proto`, with OTLP/JSON serde).
 
 #![allow(clippy::all, missing_docs, rust_2018_idioms)]
 
@@ -24,6 +26,12 @@ pub mod sextant {
     }
 }
 pub use sextant::ingester::v1 as ingester;
+
+pub mod loki {
+    include!(concat!(env!("OUT_DIR"), "/logproto.rs"));
+}
+
+pub use opentelemetry_proto::tonic as otlp;
 
 mod convert;
 pub use convert::*;
