@@ -27,9 +27,11 @@ pub mod sextant {
 }
 pub use sextant::ingester::v1 as ingester;
 
-pub mod loki {
+/// Named as its package (`logproto`) so the ingester protos' paths to it resolve.
+pub mod logproto {
     include!(concat!(env!("OUT_DIR"), "/logproto.rs"));
 }
+pub use logproto as loki;
 
 pub use opentelemetry_proto::tonic as otlp;
 
