@@ -5,6 +5,9 @@
 //! - `metrics_ingester`: the metrics side — tenant databases (head + WAL), push and query over
 //!   gRPC, replay on start, WAL fsync timer, flush and ring exit on stop; its `shipper` cuts
 //!   blocks, uploads them to object storage and truncates head and WAL.
+//! - `logs_ingester`: the logs side's storage half — a stream head + WAL per tenant
+//!   (`sextant_logs::db`), replay, push and queries over gRPC (`LogsIngester`); ring, block
+//!   shipping and HTTP come with the server wiring.
 //! - `error`: `IngesterError` (block shipping).
 //! - `instrumentation`: `sextant_ingester_*` self-metrics.
 //!
@@ -14,8 +17,10 @@
 pub mod config;
 mod error;
 mod instrumentation;
+mod logs_ingester;
 mod metrics_ingester;
 
 pub use config::{IngesterConfig, IngesterMetricsConfig};
 pub use error::IngesterError;
+pub use logs_ingester::{LogsGrpc, LogsIngester};
 pub use metrics_ingester::{BlockShipperService, MetricsIngester, RingMembership, ShipOutcome};

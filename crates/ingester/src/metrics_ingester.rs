@@ -47,7 +47,7 @@ use tonic::{Request, Response, Status};
 
 use crate::config::IngesterConfig;
 use crate::instrumentation::IngesterMetrics;
-use read::{parse_matchers, parse_tenant};
+pub(crate) use read::{parse_matchers, parse_tenant};
 pub use shipper::{BlockShipperService, ShipOutcome};
 
 /// What the ingester needs of its ring membership (the lifecycler), so it can be tested

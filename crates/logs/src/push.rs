@@ -8,6 +8,8 @@
 //! - [`decode_otlp_logs`], [`otlp_logs_to_batch`]: OTLP/HTTP logs (protobuf or OTLP/JSON) and
 //!   the gRPC `ExportLogsServiceRequest`, mapped like Loki 3's default OTLP config (`otlp.rs`,
 //!   `AnyValue` rendering in `otlp/value.rs`).
+//! - [`batch_from_push_request`], [`push_request_from_streams`]: the same `logproto` messages
+//!   on the internal wire between distributor, ingesters and queriers (`wire.rs`).
 //! - `body.rs`: content types, content encodings and the decompressed-size limit.
 //!
 //! All functions are pure and CPU-bound: callers on an async runtime run them off it.
@@ -17,12 +19,14 @@ mod loki;
 mod otlp;
 mod selector;
 pub mod validate;
+mod wire;
 
 use sextant_model::ErrorKind;
 
 pub use loki::{decode_loki_push, discover_service_name};
 pub use otlp::{decode_otlp_logs, otlp_logs_to_batch, otlp_logs_to_batch_at, OtlpLogsConfig};
 pub use validate::{validate, LogsValidationLimits, Rejection, RejectionReason};
+pub use wire::{batch_from_push_request, labels_text, push_request_from_streams, stream_to_proto};
 
 /// The label Loki 3 gives every stream: the service that sent it.
 pub const SERVICE_NAME: &str = "service_name";

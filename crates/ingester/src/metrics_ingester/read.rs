@@ -14,11 +14,11 @@ use tonic::Status;
 use super::convert::{metadata_to_wire, series_labels_to_wire};
 use super::MetricsIngester;
 
-pub(super) fn parse_tenant(tenant: &str) -> Result<TenantId, Status> {
+pub(crate) fn parse_tenant(tenant: &str) -> Result<TenantId, Status> {
     TenantId::parse(tenant).map_err(|e| Status::invalid_argument(format!("invalid tenant: {e}")))
 }
 
-pub(super) fn parse_matchers(matchers: &[LabelMatcher]) -> Result<Vec<Matcher>, Status> {
+pub(crate) fn parse_matchers(matchers: &[LabelMatcher]) -> Result<Vec<Matcher>, Status> {
     matchers
         .iter()
         .map(sextant_proto::matcher_from_wire)

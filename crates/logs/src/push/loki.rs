@@ -86,7 +86,7 @@ pub fn discover_service_name(batch: &mut LogBatch, discover: &[String]) {
     }
 }
 
-fn batch_from_proto(request: PushRequest) -> Result<LogBatch, String> {
+pub(super) fn batch_from_proto(request: PushRequest) -> Result<LogBatch, String> {
     let mut streams = Vec::with_capacity(request.streams.len());
     for (i, stream) in request.streams.into_iter().enumerate() {
         if let Some(stream) = stream_from_proto(stream).map_err(|e| format!("streams[{i}].{e}"))? {

@@ -1,0 +1,342 @@
+//! The logs side of an ingester: one `LogsTenantDb` (stream head + WAL) per tenant, push and
+//! queries over gRPC (`LogsIngester` in proto/sextant/ingester.proto).
+//!
+//! This is the storage half: the WALs live under `<wal_dir>/logs/<tenant>/`, every tenant found
+//! there is replayed by [`LogsIngester::replay_all`], a push is in the WAL before it is
+//! acknowledged, and queries read the heads. Joining the `ingester-logs` ring, cutting and
+//! shipping blocks and the HTTP endpoints come with the server wiring.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use parking_lot::RwLock;
+use sextant_logs::db::{LogsDbConfig, LogsTenantDb};
+use sextant_logs::logql::eval::LogQueryable;
+use sextant_logs::push::{batch_from_push_request, stream_to_proto};
+use sextant_model::{Labels, TenantId};
+use sextant_proto::ingester::logs_ingester_server::{self, LogsIngesterServer};
+use sextant_proto::ingester::{
+    LogsLabelsRequest, LogsLabelsResponse, LogsPushRequest, LogsPushResponse, LogsQueryRequest,
+    LogsQueryResponse, LogsSeriesRequest, LogsSeriesResponse, LogsStatsRequest, LogsStatsResponse,
+    SeriesLabels,
+};
+use sextant_proto::prometheus as wire;
+use tokio::sync::Mutex as AsyncMutex;
+use tonic::{Request, Response, Status};
+
+use crate::metrics_ingester::{parse_matchers, parse_tenant};
+
+/// Streams per streamed query batch.
+const QUERY_BATCH_STREAMS: usize = 64;
+/// Rejection messages returned with a push.
+const MAX_REJECTION_MESSAGES: usize = 10;
+
+/// Every tenant's logs head.
+pub struct LogsIngester {
+    /// `<wal_dir>/logs`: one WAL directory per tenant.
+    dir: PathBuf,
+    /// Settings of every tenant's database (its `dir` is replaced per tenant).
+    template: LogsDbConfig,
+    tenants: RwLock<HashMap<TenantId, Arc<LogsTenantDb>>>,
+    /// Serialises opening tenants, so a WAL is never opened twice.
+    opening: AsyncMutex<()>,
+}
+
+impl LogsIngester {
+    /// The logs heads under `<wal_dir>/logs`; nothing is read until [`Self::replay_all`].
+    pub fn new(wal_dir: &Path, template: LogsDbConfig) -> Self {
+        LogsIngester {
+            dir: wal_dir.join("logs"),
+            template,
+            tenants: RwLock::new(HashMap::new()),
+            opening: AsyncMutex::new(()),
+        }
+    }
+
+    /// Replays every tenant WAL found on disk; returns how many tenants were opened.
+    pub async fn replay_all(&self) -> Result<usize, Status> {
+        let dir = self.dir.clone();
+        let names = tokio::task::spawn_blocking(move || tenant_dirs(&dir))
+            .await
+            .map_err(|e| Status::internal(format!("listing task failed: {e}")))?
+            .map_err(|e| Status::internal(format!("cannot list the logs WAL dir: {e}")))?;
+        let mut opened = 0;
+        for name in names {
+            let Ok(tenant) = TenantId::parse(&name) else {
+                tracing::warn!(dir = %name, "skipping a logs WAL dir that is not a tenant id");
+                continue;
+            };
+            self.open_tenant(&tenant).await?;
+            opened += 1;
+        }
+        Ok(opened)
+    }
+
+    /// A tenant's database, opened (and replayed) on first use.
+    async fn open_tenant(&self, tenant: &TenantId) -> Result<Arc<LogsTenantDb>, Status> {
+        if let Some(db) = self.tenants.read().get(tenant) {
+            return Ok(db.clone());
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(db) = self.tenants.read().get(tenant) {
+            return Ok(db.clone());
+        }
+        let config = LogsDbConfig {
+            dir: self.dir.join(tenant.as_str()),
+            ..self.template.clone()
+        };
+        let (db, stats) = tokio::task::spawn_blocking(move || LogsTenantDb::open(config))
+            .await
+            .map_err(|e| Status::internal(format!("open task failed: {e}")))?
+            .map_err(|e| Status::internal(format!("cannot open the tenant's logs WAL: {e}")))?;
+        tracing::info!(%tenant, streams = db.stream_count(), ?stats, "opened tenant logs head");
+        let db = Arc::new(db);
+        self.tenants.write().insert(tenant.clone(), db.clone());
+        Ok(db)
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Option<Arc<LogsTenantDb>> {
+        self.tenants.read().get(tenant).cloned()
+    }
+
+    /// Appends the pushed streams; they are in the WAL when this returns `Ok`. Entries the
+    /// head refuses are counted and described; the rest are kept.
+    pub async fn push(&self, request: LogsPushRequest) -> Result<LogsPushResponse, Status> {
+        let tenant = parse_tenant(&request.tenant)?;
+        let push = request.push.unwrap_or_default();
+        let batch = batch_from_push_request(push)
+            .map_err(|e| Status::invalid_argument(format!("undecodable push: {e}")))?;
+        let db = self.open_tenant(&tenant).await?;
+        let report = tokio::task::spawn_blocking(move || db.append(&batch))
+            .await
+            .map_err(|e| Status::internal(format!("append task failed: {e}")))?
+            .map_err(|e| Status::internal(format!("cannot append: {e}")))?;
+        Ok(LogsPushResponse {
+            entries_written: report.entries_written,
+            bytes_written: report.bytes_written,
+            entries_rejected: report.rejected_counts.iter().map(|(_, n)| n).sum(),
+            rejections: report
+                .rejected
+                .iter()
+                .take(MAX_REJECTION_MESSAGES)
+                .map(|r| r.message.clone())
+                .collect(),
+        })
+    }
+
+    /// The matching streams with their entries in the range, in batches.
+    pub async fn query(&self, request: LogsQueryRequest) -> Result<Vec<LogsQueryResponse>, Status> {
+        let (tenant, matchers) = parse_selection(&request.tenant, &request.matchers)?;
+        let Some(db) = self.tenant(&tenant) else {
+            return Ok(Vec::new());
+        };
+        let (start, end) = (request.start_ns, request.end_ns);
+        let streams = tokio::task::spawn_blocking(move || db.select(&matchers, start, end))
+            .await
+            .map_err(|e| Status::internal(format!("query task failed: {e}")))?
+            .map_err(|e| Status::internal(format!("query failed: {e}")))?;
+        Ok(streams
+            .chunks(QUERY_BATCH_STREAMS)
+            .map(|batch| LogsQueryResponse {
+                streams: batch.iter().map(stream_to_proto).collect(),
+            })
+            .collect())
+    }
+
+    /// Label names, or the values of `label_name` when it is set, sorted.
+    pub async fn labels(
+        &self,
+        request: LogsLabelsRequest,
+        values_of: Option<String>,
+    ) -> Result<LogsLabelsResponse, Status> {
+        let (tenant, matchers) = parse_selection(&request.tenant, &request.matchers)?;
+        let Some(db) = self.tenant(&tenant) else {
+            return Ok(LogsLabelsResponse::default());
+        };
+        let (start, end) = (request.start_ns, request.end_ns);
+        let values = tokio::task::spawn_blocking(move || match values_of {
+            Some(name) => db.label_values(&name, start, end, &matchers),
+            None => db.label_names(start, end, &matchers),
+        })
+        .await
+        .map_err(|e| Status::internal(format!("labels task failed: {e}")))?;
+        Ok(LogsLabelsResponse { values })
+    }
+
+    /// Label sets of the streams matching any matcher set (all streams when there is none).
+    pub async fn series(&self, request: LogsSeriesRequest) -> Result<LogsSeriesResponse, Status> {
+        let tenant = parse_tenant(&request.tenant)?;
+        let sets = request
+            .matcher_sets
+            .iter()
+            .map(|set| parse_matchers(&set.matchers))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(db) = self.tenant(&tenant) else {
+            return Ok(LogsSeriesResponse::default());
+        };
+        let (start, end) = (request.start_ns, request.end_ns);
+        let series = tokio::task::spawn_blocking(move || {
+            let mut all: Vec<Labels> = if sets.is_empty() {
+                db.series(&[], start, end)
+            } else {
+                sets.iter()
+                    .flat_map(|set| db.series(set, start, end))
+                    .collect()
+            };
+            all.sort();
+            all.dedup();
+            all
+        })
+        .await
+        .map_err(|e| Status::internal(format!("series task failed: {e}")))?;
+        Ok(LogsSeriesResponse {
+            series: series.iter().map(series_labels).collect(),
+        })
+    }
+
+    /// Streams, chunks, entries and bytes of the matching streams in the range.
+    pub async fn stats(&self, request: LogsStatsRequest) -> Result<LogsStatsResponse, Status> {
+        let (tenant, matchers) = parse_selection(&request.tenant, &request.matchers)?;
+        let Some(db) = self.tenant(&tenant) else {
+            return Ok(LogsStatsResponse::default());
+        };
+        let (start, end) = (request.start_ns, request.end_ns);
+        let stats = tokio::task::spawn_blocking(move || db.stats(&matchers, start, end))
+            .await
+            .map_err(|e| Status::internal(format!("stats task failed: {e}")))?
+            .map_err(|e| Status::internal(format!("stats failed: {e}")))?;
+        Ok(LogsStatsResponse {
+            streams: stats.streams,
+            chunks: stats.chunks,
+            entries: stats.entries,
+            bytes: stats.bytes,
+        })
+    }
+
+    /// Fsyncs every tenant's WAL (on shutdown, and on a timer for idle tenants).
+    pub async fn sync_all(&self) {
+        let dbs: Vec<(TenantId, Arc<LogsTenantDb>)> = self
+            .tenants
+            .read()
+            .iter()
+            .map(|(t, db)| (t.clone(), db.clone()))
+            .collect();
+        for (tenant, db) in dbs {
+            match tokio::task::spawn_blocking(move || db.sync()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(%tenant, error = %e, "logs wal fsync failed"),
+                Err(e) => tracing::error!(%tenant, error = %e, "logs wal fsync task failed"),
+            }
+        }
+    }
+
+    /// The gRPC service over this ingester.
+    pub fn grpc_service(self: &Arc<Self>) -> LogsIngesterServer<LogsGrpc> {
+        LogsIngesterServer::new(LogsGrpc(self.clone()))
+    }
+}
+
+/// The tenant's WAL directory names under `dir` (none when `dir` does not exist yet).
+fn tenant_dirs(dir: &Path) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            names.extend(entry.file_name().to_str().map(str::to_string));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn parse_selection(
+    tenant: &str,
+    matchers: &[wire::LabelMatcher],
+) -> Result<(TenantId, Vec<sextant_model::Matcher>), Status> {
+    Ok((parse_tenant(tenant)?, parse_matchers(matchers)?))
+}
+
+fn series_labels(labels: &Labels) -> SeriesLabels {
+    SeriesLabels {
+        labels: labels
+            .iter()
+            .map(|l| wire::Label {
+                name: l.name.clone(),
+                value: l.value.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The gRPC face of a [`LogsIngester`].
+pub struct LogsGrpc(Arc<LogsIngester>);
+
+type QueryStream = Pin<Box<dyn Stream<Item = Result<LogsQueryResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl logs_ingester_server::LogsIngester for LogsGrpc {
+    async fn push(
+        &self,
+        request: Request<LogsPushRequest>,
+    ) -> Result<Response<LogsPushResponse>, Status> {
+        self.0.push(request.into_inner()).await.map(Response::new)
+    }
+
+    type QueryStreamStream = QueryStream;
+
+    async fn query_stream(
+        &self,
+        request: Request<LogsQueryRequest>,
+    ) -> Result<Response<QueryStream>, Status> {
+        let batches = self.0.query(request.into_inner()).await?;
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn label_names(
+        &self,
+        request: Request<LogsLabelsRequest>,
+    ) -> Result<Response<LogsLabelsResponse>, Status> {
+        self.0
+            .labels(request.into_inner(), None)
+            .await
+            .map(Response::new)
+    }
+
+    async fn label_values(
+        &self,
+        request: Request<LogsLabelsRequest>,
+    ) -> Result<Response<LogsLabelsResponse>, Status> {
+        let request = request.into_inner();
+        if request.label_name.is_empty() {
+            return Err(Status::invalid_argument("label_name is required"));
+        }
+        let name = request.label_name.clone();
+        self.0.labels(request, Some(name)).await.map(Response::new)
+    }
+
+    async fn series(
+        &self,
+        request: Request<LogsSeriesRequest>,
+    ) -> Result<Response<LogsSeriesResponse>, Status> {
+        self.0.series(request.into_inner()).await.map(Response::new)
+    }
+
+    async fn stats(
+        &self,
+        request: Request<LogsStatsRequest>,
+    ) -> Result<Response<LogsStatsResponse>, Status> {
+        self.0.stats(request.into_inner()).await.map(Response::new)
+    }
+}
+
+#[cfg(test)]
+mod tests;
