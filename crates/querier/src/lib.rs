@@ -4,6 +4,7 @@
 //!
 //! - [`source`]: [`MetricsSource`], what the API needs from the data layer.
 //! - [`api`]: the Prometheus HTTP API over any [`MetricsSource`].
+//! - [`loki_api`]: the Loki HTTP API over any [`LogsSource`] (LogQL on a blocking thread).
 //! - [`querier`](mod@querier): [`Querier`], the data layer: decides per call which sources to
 //!   ask (`query_ingesters_within`, `query_store_after`), asks them concurrently and merges.
 //! - [`ingesters`]: the fan-out to every healthy ingester of the ring with its failure budget,
@@ -23,6 +24,7 @@ mod blocks;
 pub mod config;
 pub mod ingesters;
 mod instrumentation;
+pub mod loki_api;
 mod merge;
 pub mod querier;
 pub mod source;
@@ -30,5 +32,6 @@ mod wire;
 
 pub use config::QuerierConfig;
 pub use ingesters::{IngesterQueryClients, RingSnapshot};
+pub use loki_api::{loki_api_router, LogsSource, LokiApiConfig, LokiApiState, MemLogsSource};
 pub use querier::{Clock, Querier};
 pub use source::{MetadataEntry, MetricsSource, QuerierError};
