@@ -14,6 +14,7 @@ pub struct IngesterConfig {
     /// Ring membership of this ingester (shared by its per-signal rings).
     pub lifecycler: LifecyclerConfig,
     pub metrics: IngesterMetricsConfig,
+    pub logs: IngesterLogsConfig,
 }
 
 impl Default for IngesterConfig {
@@ -22,6 +23,56 @@ impl Default for IngesterConfig {
             wal_dir: "./data/wal".to_string(),
             lifecycler: LifecyclerConfig::default(),
             metrics: IngesterMetricsConfig::default(),
+            logs: IngesterLogsConfig::default(),
+        }
+    }
+}
+
+/// Logs-specific ingester settings (Loki's names where they exist).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngesterLogsConfig {
+    /// Copies of each stream kept on distinct ingesters of the `ingester-logs` ring.
+    pub replication_factor: usize,
+    /// How often idle tenants' WALs are fsynced (appends fsync when the last one is older).
+    #[serde(with = "sextant_model::duration")]
+    pub wal_fsync_interval: Duration,
+    /// Size at which a WAL segment file is closed and a new one started.
+    pub wal_segment_size: u64,
+    /// A chunk is closed once its compressed size reaches this (Loki's `chunk_target_size`).
+    pub chunk_target_size: usize,
+    /// Uncompressed bytes per compressed block inside a chunk (Loki's `chunk_block_size`).
+    pub chunk_block_size: usize,
+    /// A chunk is closed once it spans this long (Loki's `max_chunk_age`); entries older than
+    /// their stream's newest by more than half of it are refused (Loki 3's unordered writes).
+    #[serde(with = "sextant_model::duration")]
+    pub max_chunk_age: Duration,
+}
+
+impl Default for IngesterLogsConfig {
+    fn default() -> Self {
+        IngesterLogsConfig {
+            replication_factor: 3,
+            wal_fsync_interval: Duration::from_secs(1),
+            wal_segment_size: 128 << 20,
+            chunk_target_size: 1536 * 1024,
+            chunk_block_size: 256 * 1024,
+            max_chunk_age: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+impl IngesterLogsConfig {
+    /// The settings of every tenant's logs database (its directory is set per tenant).
+    pub fn db_template(&self) -> sextant_logs::db::LogsDbConfig {
+        sextant_logs::db::LogsDbConfig {
+            dir: std::path::PathBuf::new(),
+            wal_segment_size: self.wal_segment_size,
+            fsync: sextant_logs::db::LogsFsyncPolicy::Interval(self.wal_fsync_interval),
+            chunk_target_bytes: self.chunk_target_size,
+            chunk_block_bytes: self.chunk_block_size,
+            max_chunk_age: self.max_chunk_age,
+            out_of_order_window: self.max_chunk_age / 2,
         }
     }
 }

@@ -20,7 +20,7 @@ mod instrumentation;
 mod logs_ingester;
 mod metrics_ingester;
 
-pub use config::{IngesterConfig, IngesterMetricsConfig};
+pub use config::{IngesterConfig, IngesterLogsConfig, IngesterMetricsConfig};
 pub use error::IngesterError;
-pub use logs_ingester::{LogsGrpc, LogsIngester};
+pub use logs_ingester::{LogsGrpc, LogsIngester, LogsIngesterService};
 pub use metrics_ingester::{BlockShipperService, MetricsIngester, RingMembership, ShipOutcome};

@@ -1,10 +1,14 @@
 //! The logs side of an ingester: one `LogsTenantDb` (stream head + WAL) per tenant, push and
 //! queries over gRPC (`LogsIngester` in proto/sextant/ingester.proto).
 //!
-//! This is the storage half: the WALs live under `<wal_dir>/logs/<tenant>/`, every tenant found
-//! there is replayed by [`LogsIngester::replay_all`], a push is in the WAL before it is
-//! acknowledged, and queries read the heads. Joining the `ingester-logs` ring, cutting and
-//! shipping blocks and the HTTP endpoints come with the server wiring.
+//! The WALs live under `<wal_dir>/logs/<tenant>/`, every tenant found there is replayed by
+//! [`LogsIngester::replay_all`], a push is in the WAL before it is acknowledged, and queries
+//! read the heads. `lifecycle`: replay, ring membership and the fsync timer as a service.
+//! Cutting and shipping blocks come next.
+
+mod lifecycle;
+
+pub use lifecycle::LogsIngesterService;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

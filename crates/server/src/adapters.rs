@@ -23,9 +23,14 @@ use tonic::transport::Channel;
 use crate::config::RootConfig;
 
 /// The read side of an ingester ring for `ring_name`.
-pub(crate) fn ingester_ring(config: &RootConfig, ring_name: &str, kv: Arc<GossipKv>) -> Ring {
+pub(crate) fn ingester_ring(
+    config: &RootConfig,
+    ring_name: &str,
+    replication_factor: usize,
+    kv: Arc<GossipKv>,
+) -> Ring {
     let replication = ReplicationConfig {
-        replication_factor: config.ingester.metrics.replication_factor,
+        replication_factor,
         zone_awareness_enabled: config.ingester.lifecycler.zone_awareness_enabled,
         heartbeat_timeout: config.ingester.lifecycler.heartbeat_timeout,
     };

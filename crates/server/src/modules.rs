@@ -7,7 +7,7 @@ use axum::Router;
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
 use sextant_distributor::Distributor;
-use sextant_ingester::MetricsIngester;
+use sextant_ingester::{LogsIngester, LogsIngesterService, MetricsIngester};
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
@@ -36,6 +36,7 @@ pub struct Context {
     overrides: Option<Overrides>,
     gossip: Option<Arc<GossipKv>>,
     ingester_metrics_ring: Option<Arc<Ring>>,
+    ingester_logs_ring: Option<Arc<Ring>>,
     store: Option<Arc<dyn ObjectStore>>,
 }
 
@@ -52,6 +53,7 @@ impl Context {
             overrides: None,
             gossip: None,
             ingester_metrics_ring: None,
+            ingester_logs_ring: None,
             store: None,
         }
     }
@@ -118,6 +120,16 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 name: "querier-metrics",
                 deps: &["ring-ingester-metrics", "storage"],
                 init: init_querier_metrics,
+            },
+            Module {
+                name: "ring-ingester-logs",
+                deps: &["memberlist-kv"],
+                init: init_ingester_logs_ring,
+            },
+            Module {
+                name: "ingester-logs",
+                deps: &["runtime-config", "ring-ingester-logs"],
+                init: init_ingester_logs,
             },
         ],
         Vec::new(),
@@ -208,13 +220,64 @@ fn init_ingester_metrics_ring(ctx: &mut Context) -> Result<Option<Arc<dyn Servic
         .gossip
         .clone()
         .ok_or_else(|| missing("ring-ingester-metrics", "memberlist-kv"))?;
-    let ring = Arc::new(adapters::ingester_ring(&ctx.config, "ingester-metrics", kv));
+    let rf = ctx.config.ingester.metrics.replication_factor;
+    let ring = Arc::new(adapters::ingester_ring(
+        &ctx.config,
+        "ingester-metrics",
+        rf,
+        kv,
+    ));
     ctx.rings.push((
         "ingester-metrics".to_string(),
         ctx.config.ingester.lifecycler.heartbeat_timeout,
     ));
     ctx.ingester_metrics_ring = Some(ring);
     Ok(None)
+}
+
+fn init_ingester_logs_ring(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ring-ingester-logs", "memberlist-kv"))?;
+    let rf = ctx.config.ingester.logs.replication_factor;
+    let ring = Arc::new(adapters::ingester_ring(
+        &ctx.config,
+        "ingester-logs",
+        rf,
+        kv,
+    ));
+    ctx.rings.push((
+        "ingester-logs".to_string(),
+        ctx.config.ingester.lifecycler.heartbeat_timeout,
+    ));
+    ctx.ingester_logs_ring = Some(ring);
+    Ok(None)
+}
+
+fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "memberlist-kv"))?;
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "ring-ingester-logs"))?;
+    let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
+        .map_err(|e| init_error("ingester-logs", e))?;
+    let config = &ctx.config.ingester;
+    let ingester = Arc::new(LogsIngester::new(
+        std::path::Path::new(&config.wal_dir),
+        config.logs.db_template(),
+    ));
+    ctx.grpc_routes.add_service(ingester.grpc_service());
+    Ok(Some(Arc::new(LogsIngesterService::new(
+        ingester,
+        membership,
+        ctx.readiness.register("ingester-logs"),
+        config.logs.wal_fsync_interval,
+    ))))
 }
 
 fn init_distributor_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
