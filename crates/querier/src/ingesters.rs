@@ -1,6 +1,9 @@
-//! Reading recent data from the ingesters: every healthy instance of the `ingester-metrics`
-//! ring is asked, and a call succeeds while at most `replication_factor / 2` of them failed
-//! (unhealthy instances count as failed), so every quorum-acknowledged sample is seen.
+//! Reading recent data from the ingesters: every healthy instance of an ingester ring
+//! (`ingester-metrics`, `ingester-logs`) is asked, and a call succeeds while at most
+//! `replication_factor / 2` of them failed (unhealthy instances count as failed), so every
+//! quorum-acknowledged sample or entry is seen. [`IngesterFanOut`] is generic over the
+//! signal's client trait ([`IngesterQueryClients`] here, `LogsIngesterQueryClients` in
+//! `logs_querier`).
 
 use std::sync::Arc;
 
@@ -14,10 +17,10 @@ use sextant_proto::prometheus::{MetricMetadata, TimeSeries};
 use sextant_ring::{InstanceDesc, InstanceState, TokenRing};
 use tonic::Status;
 
-use crate::instrumentation::QuerierMetrics;
+use crate::instrumentation::IngesterRequests;
 use crate::source::QuerierError;
 
-/// Where the querier reads the current `ingester-metrics` ring from.
+/// Where the querier reads the current ring of its ingesters from.
 pub type RingSnapshot = Arc<dyn Fn() -> Arc<TokenRing> + Send + Sync>;
 
 /// Sends read requests to the ingester at `addr`. Production uses pooled tonic clients of
@@ -59,11 +62,13 @@ pub trait IngesterQueryClients: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Vec<MetricMetadata>, Status>>;
 }
 
-/// Fans one request out to the ring's healthy ingesters.
-pub(crate) struct IngesterFanOut {
+/// Fans one request out to the ring's healthy ingesters through clients `C`.
+pub(crate) struct IngesterFanOut<C: ?Sized> {
+    /// The ring's name in error messages (`ingester-metrics`).
+    pub(crate) ring_name: &'static str,
     pub(crate) ring: RingSnapshot,
-    pub(crate) clients: Arc<dyn IngesterQueryClients>,
-    pub(crate) metrics: QuerierMetrics,
+    pub(crate) clients: Arc<C>,
+    pub(crate) requests: IngesterRequests,
 }
 
 /// The instances to ask and those that count as failed before anything is sent.
@@ -95,7 +100,7 @@ fn targets(ring: &TokenRing, now_ms: i64) -> Targets {
     }
 }
 
-impl IngesterFanOut {
+impl<C: ?Sized + Send + Sync> IngesterFanOut<C> {
     /// Calls `call` on every healthy ingester and returns the successful answers, failing
     /// once more than `replication_factor / 2` instances failed.
     pub(crate) async fn call<T, F>(
@@ -105,13 +110,14 @@ impl IngesterFanOut {
         call: F,
     ) -> Result<Vec<T>, QuerierError>
     where
-        F: Fn(&dyn IngesterQueryClients, &str) -> BoxFuture<'static, Result<T, Status>>,
+        F: Fn(&C, &str) -> BoxFuture<'static, Result<T, Status>>,
     {
         let ring = (self.ring)();
         if ring.instances().is_empty() {
-            return Err(QuerierError::Ingesters(
-                "the ingester-metrics ring has no instances".into(),
-            ));
+            return Err(QuerierError::Ingesters(format!(
+                "the {} ring has no instances",
+                self.ring_name
+            )));
         }
         let Targets {
             ask,
@@ -130,7 +136,7 @@ impl IngesterFanOut {
             let Some((instance, result)) = pending.next().await else {
                 break;
             };
-            self.metrics.ingester_request(operation, result.is_ok());
+            self.requests.record(operation, result.is_ok());
             match result {
                 Ok(answer) => answers.push(answer),
                 Err(status) => {
@@ -152,8 +158,9 @@ impl IngesterFanOut {
         }
         if failures.len() > max_failures {
             return Err(QuerierError::Ingesters(format!(
-                "{} of the ingester-metrics ring failed (at most {max_failures} may): {}",
+                "{} of the {} ring failed (at most {max_failures} may): {}",
                 failures.len(),
+                self.ring_name,
                 failures.join("; ")
             )));
         }

@@ -24,11 +24,48 @@ struct SignalLabels {
 }
 
 const METRICS: &str = "metrics";
+const LOGS: &str = "logs";
+
+/// Requests sent to the ingesters of one signal, by operation and outcome. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct IngesterRequests {
+    signal: &'static str,
+    family: Family<RequestLabels, Counter>,
+}
+
+impl IngesterRequests {
+    /// `sextant_querier_logs_ingester_requests_total{signal="logs",operation,status}`: the
+    /// logs querier's counter, a family of its own so that it can share a registry with the
+    /// metrics querier's `sextant_querier_ingester_requests_total` (same labels).
+    pub(crate) fn register_logs(registry: &mut Registry) -> Self {
+        let family = Family::default();
+        registry.register(
+            "sextant_querier_logs_ingester_requests",
+            "Requests sent to logs ingesters, by operation and outcome.",
+            family.clone(),
+        );
+        IngesterRequests {
+            signal: LOGS,
+            family,
+        }
+    }
+
+    pub(crate) fn record(&self, operation: &'static str, ok: bool) {
+        let status = if ok { "success" } else { "failure" };
+        self.family
+            .get_or_create(&RequestLabels {
+                signal: self.signal,
+                operation,
+                status,
+            })
+            .inc();
+    }
+}
 
 /// What the querier's data layer counts. Cheap to clone (counters are shared).
 #[derive(Clone, Debug)]
 pub(crate) struct QuerierMetrics {
-    ingester_requests: Family<RequestLabels, Counter>,
+    ingester_requests: IngesterRequests,
     blocks_opened: Family<SignalLabels, Counter>,
     fetched_bytes: Family<FileLabels, Counter>,
     index_cache_hits: Family<SignalLabels, Counter>,
@@ -38,7 +75,10 @@ pub(crate) struct QuerierMetrics {
 impl QuerierMetrics {
     pub(crate) fn new(registry: &mut Registry) -> Self {
         let m = QuerierMetrics {
-            ingester_requests: Family::default(),
+            ingester_requests: IngesterRequests {
+                signal: METRICS,
+                family: Family::default(),
+            },
             blocks_opened: Family::default(),
             fetched_bytes: Family::default(),
             index_cache_hits: Family::default(),
@@ -47,7 +87,7 @@ impl QuerierMetrics {
         registry.register(
             "sextant_querier_ingester_requests",
             "Requests sent to ingesters, by operation and outcome.",
-            m.ingester_requests.clone(),
+            m.ingester_requests.family.clone(),
         );
         registry.register(
             "sextant_querier_blocks_opened",
@@ -72,15 +112,9 @@ impl QuerierMetrics {
         m
     }
 
-    pub(crate) fn ingester_request(&self, operation: &'static str, ok: bool) {
-        let status = if ok { "success" } else { "failure" };
-        self.ingester_requests
-            .get_or_create(&RequestLabels {
-                signal: METRICS,
-                operation,
-                status,
-            })
-            .inc();
+    /// The counter of requests to the metrics ingesters.
+    pub(crate) fn ingester_requests(&self) -> IngesterRequests {
+        self.ingester_requests.clone()
     }
 
     pub(crate) fn block_opened(&self) {

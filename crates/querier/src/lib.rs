@@ -7,8 +7,12 @@
 //! - [`loki_api`]: the Loki HTTP API over any [`LogsSource`] (LogQL on a blocking thread).
 //! - [`querier`](mod@querier): [`Querier`], the data layer: decides per call which sources to
 //!   ask (`query_ingesters_within`, `query_store_after`), asks them concurrently and merges.
-//! - [`ingesters`]: the fan-out to every healthy ingester of the ring with its failure budget,
-//!   behind [`IngesterQueryClients`] (tonic clients in the server, fakes in tests).
+//! - [`ingesters`]: the fan-out to every healthy ingester of a ring with its failure budget,
+//!   generic over the signal's client trait: [`IngesterQueryClients`] for metrics (tonic
+//!   clients in the server, fakes in tests).
+//! - [`logs_querier`]: [`LogsQuerier`], the [`LogsSource`] over the `ingester-logs` ring
+//!   behind [`LogsIngesterQueryClients`]: replica entries merged once, unions of labels and
+//!   series, stats scaled by the replication (ingesters only; blocks come later).
 //! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
 //!   (`blocks/index_cache.rs`) and byte-range chunk reads (`blocks/read.rs`).
 //! - `merge`: one series per label set, one sample per timestamp; sorted unions.
@@ -16,7 +20,8 @@
 //! - [`config`]: [`QuerierConfig`]; `instrumentation`: `sextant_querier_*` self-metrics.
 //!
 //! Tests: unit tests beside each module; `querier/tests.rs` runs the whole data layer over
-//! fake ingesters and blocks in `object_store::memory::InMemory`
+//! fake ingesters and blocks in `object_store::memory::InMemory`; `logs_querier/tests.rs` runs
+//! the logs querier (and the Loki API over it) over in-memory logs ingesters
 //! (`cargo test -p sextant-querier`).
 
 pub mod api;
@@ -24,6 +29,7 @@ mod blocks;
 pub mod config;
 pub mod ingesters;
 mod instrumentation;
+pub mod logs_querier;
 pub mod loki_api;
 mod merge;
 pub mod querier;
@@ -32,6 +38,7 @@ mod wire;
 
 pub use config::QuerierConfig;
 pub use ingesters::{IngesterQueryClients, RingSnapshot};
+pub use logs_querier::{LogsIngesterQueryClients, LogsQuerier};
 pub use loki_api::{loki_api_router, LogsSource, LokiApiConfig, LokiApiState, MemLogsSource};
 pub use querier::{Clock, Querier};
 pub use source::{MetadataEntry, MetricsSource, QuerierError};

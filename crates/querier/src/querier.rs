@@ -29,7 +29,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// Merges ingesters and blocks into one answer per read.
 pub struct Querier {
     config: QuerierConfig,
-    ingesters: IngesterFanOut,
+    ingesters: IngesterFanOut<dyn IngesterQueryClients>,
     blocks: BlockReader,
     clock: Clock,
 }
@@ -76,9 +76,10 @@ impl Querier {
         Querier {
             blocks: BlockReader::new(&config, store, metrics.clone()),
             ingesters: IngesterFanOut {
+                ring_name: "ingester-metrics",
                 ring,
                 clients,
-                metrics,
+                requests: metrics.ingester_requests(),
             },
             config,
             clock: Arc::new(system_now_ms),
