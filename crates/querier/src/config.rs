@@ -27,6 +27,8 @@ pub struct QuerierConfig {
     pub max_concurrent_block_reads: usize,
     /// The Prometheus HTTP API: query timeout and concurrency.
     pub prometheus_api: crate::api::PrometheusApiConfig,
+    /// The Loki HTTP API: query timeout, concurrency and the most entries one query returns.
+    pub loki_api: crate::loki_api::LokiApiConfig,
 }
 
 impl Default for QuerierConfig {
@@ -38,6 +40,7 @@ impl Default for QuerierConfig {
             index_cache_size: 256 << 20,
             max_concurrent_block_reads: 16,
             prometheus_api: crate::api::PrometheusApiConfig::default(),
+            loki_api: crate::loki_api::LokiApiConfig::default(),
         }
     }
 }

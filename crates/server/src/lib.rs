@@ -4,10 +4,12 @@
 //! - [`config`]: `RootConfig`, the one YAML file (a block per component).
 //! - [`modules`]: the module table and init functions; targets × signals → modules.
 //! - `adapters`: glue between components and the ring/gossip crate (narrow traits each
-//!   component declares, implemented here).
+//!   component declares, implemented here); `logs_adapters`: the tonic clients of the logs
+//!   ingesters.
 //! - [`run`]: load config, init modules, serve HTTP and gRPC, start in order, stop in reverse.
 
 mod adapters;
 pub mod config;
+mod logs_adapters;
 pub mod modules;
 pub mod run;

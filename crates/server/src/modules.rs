@@ -15,12 +15,13 @@ use sextant_kit::tenant::TenantResolver;
 use sextant_metrics::promql::{Engine, EngineOptions};
 use sextant_model::Signal;
 use sextant_querier::api::{prometheus_api_router, ApiState};
-use sextant_querier::Querier;
+use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState, Querier};
 use sextant_ring::{GossipKv, Ring};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters;
 use crate::config::RootConfig;
+use crate::logs_adapters::GrpcLogsIngesterClients;
 
 /// What init functions build and share. Filled in dependency order.
 pub struct Context {
@@ -130,6 +131,11 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 name: "ingester-logs",
                 deps: &["runtime-config", "ring-ingester-logs"],
                 init: init_ingester_logs,
+            },
+            Module {
+                name: "querier-logs",
+                deps: &["ring-ingester-logs"],
+                init: init_querier_logs,
             },
         ],
         Vec::new(),
@@ -278,6 +284,25 @@ fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, Ini
         ctx.readiness.register("ingester-logs"),
         config.logs.wal_fsync_interval,
     ))))
+}
+
+fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("querier-logs", "ring-ingester-logs"))?;
+    let querier = LogsQuerier::new(
+        adapters::ring_snapshot(ring),
+        Arc::new(GrpcLogsIngesterClients::default()),
+        &mut ctx.registry,
+    );
+    let state = LokiApiState::new(
+        Arc::new(querier),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.config.querier.loki_api.clone(),
+    );
+    ctx.http_routes.push(loki_api_router(state));
+    Ok(None)
 }
 
 fn init_distributor_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
