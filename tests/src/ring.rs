@@ -4,6 +4,8 @@ use serde::Deserialize;
 
 /// The name of the metrics ingester ring.
 pub const INGESTER_METRICS_RING: &str = "ingester-metrics";
+/// The ring of the logs ingesters.
+pub const INGESTER_LOGS_RING: &str = "ingester-logs";
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RingDescription {

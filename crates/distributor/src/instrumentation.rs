@@ -166,3 +166,135 @@ impl DistributorMetrics {
             .inc();
     }
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FormatLabels {
+    format: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LogRequestLabels {
+    format: &'static str,
+    status: u16,
+}
+
+/// The logs write path's self-metrics (`sextant_distributor_log_*`). Their names differ from
+/// the metrics path's so that both can share one registry.
+pub(crate) struct LogsDistributorMetrics {
+    entries_received: Family<FormatLabels, Counter>,
+    bytes_received: Family<FormatLabels, Counter>,
+    entries_discarded: Family<ReasonLabels, Counter>,
+    bytes_discarded: Family<ReasonLabels, Counter>,
+    requests: Family<LogRequestLabels, Counter>,
+    push_duration: Family<FormatLabels, Histogram>,
+    quorum_failures: Counter,
+    ingester_failures: Counter,
+}
+
+/// Loki's reason for pushes refused by the ingestion rate limit.
+pub(crate) const RATE_LIMITED: &str = "rate_limited";
+
+impl LogsDistributorMetrics {
+    pub(crate) fn new(registry: &mut Registry) -> Self {
+        let m = LogsDistributorMetrics {
+            entries_received: Family::default(),
+            bytes_received: Family::default(),
+            entries_discarded: Family::default(),
+            bytes_discarded: Family::default(),
+            requests: Family::default(),
+            push_duration: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+            }),
+            quorum_failures: Counter::default(),
+            ingester_failures: Counter::default(),
+        };
+        let r = registry.sub_registry_with_prefix("sextant_distributor");
+        let families = [
+            (
+                "log_entries_received",
+                "Log entries accepted and replicated to a quorum, by push format.",
+                &m.entries_received,
+            ),
+            (
+                "log_bytes_received",
+                "Log line bytes accepted and replicated to a quorum, by push format.",
+                &m.bytes_received,
+            ),
+        ];
+        for (name, help, family) in families {
+            r.register(name, help, family.clone());
+        }
+        let families = [
+            (
+                "log_entries_discarded",
+                "Log entries refused, by Loki's reason (validation, rate_limited).",
+                &m.entries_discarded,
+            ),
+            (
+                "log_bytes_discarded",
+                "Log line and structured metadata bytes refused, by Loki's reason.",
+                &m.bytes_discarded,
+            ),
+        ];
+        for (name, help, family) in families {
+            r.register(name, help, family.clone());
+        }
+        r.register(
+            "log_requests",
+            "Logs push requests by format and HTTP status.",
+            m.requests.clone(),
+        );
+        r.register(
+            "log_push_duration_seconds",
+            "Time to answer a logs push request, by format.",
+            m.push_duration.clone(),
+        );
+        r.register(
+            "log_quorum_failures",
+            "Logs writes that failed because too few ingesters acknowledged them.",
+            m.quorum_failures.clone(),
+        );
+        r.register(
+            "log_ingester_push_failures",
+            "Failed logs sends to one ingester (errors and timeouts).",
+            m.ingester_failures.clone(),
+        );
+        m
+    }
+
+    pub(crate) fn observe_push(&self, format: &'static str, status: u16, took: Duration) {
+        self.requests
+            .get_or_create(&LogRequestLabels { format, status })
+            .inc();
+        self.push_duration
+            .get_or_create(&FormatLabels { format })
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn count_received(&self, format: &'static str, entries: u64, bytes: u64) {
+        let labels = FormatLabels { format };
+        self.entries_received.get_or_create(&labels).inc_by(entries);
+        self.bytes_received.get_or_create(&labels).inc_by(bytes);
+    }
+
+    pub(crate) fn count_discarded(&self, reason: &'static str, entries: u64, bytes: u64) {
+        let labels = ReasonLabels { reason };
+        self.entries_discarded
+            .get_or_create(&labels)
+            .inc_by(entries);
+        self.bytes_discarded.get_or_create(&labels).inc_by(bytes);
+    }
+
+    pub(crate) fn count_quorum_failure(&self) {
+        self.quorum_failures.inc();
+    }
+
+    pub(crate) fn count_ingester_failure(&self) {
+        self.ingester_failures.inc();
+    }
+}

@@ -1,10 +1,15 @@
 //! The distributor: the stateless write edge. For metrics it takes Prometheus remote write 1.0
 //! and 2.0, validates, applies per-tenant rate limits, hashes each series onto the
 //! `ingester-metrics` ring and replicates to RF ingesters, acknowledging once a quorum did.
+//! For logs it does the same with Loki pushes and OTLP logs on the `ingester-logs` ring.
 //!
 //! - [`config`]: `DistributorConfig` (the `distributor:` YAML block).
 //! - `metrics_push`: the `/api/v1/push` handler and the CPU half of a push (decode, validate,
 //!   route, encode per ingester), run off the async runtime.
+//! - `logs_push`: `LogsDistributor`, the `/loki/api/v1/push` and `/otlp/v1/logs` handlers
+//!   (`logs_push/handlers.rs`), the CPU half (decode, validate with the tenant's `limits.logs`,
+//!   route streams, build per-ingester requests: `logs_push/prepare.rs`), Loki's byte rate
+//!   limit and partial-accept answers. Shares `replication` and `limiter` with `metrics_push`.
 //! - `replication`: grouping series by replica set and the quorum rule.
 //! - `limiter`: per-tenant token buckets.
 //! - `instrumentation`: `sextant_distributor_*` self-metrics.
@@ -17,9 +22,15 @@ pub mod config;
 pub mod error;
 mod instrumentation;
 mod limiter;
+mod logs_push;
 mod metrics_push;
 mod replication;
 
 pub use config::DistributorConfig;
 pub use error::DistributorError;
-pub use metrics_push::{shard_token, Distributor, IngesterClientFactory, PushOutcome, PushReport};
+pub use logs_push::{
+    LogsDistributor, LogsIngesterClient, LogsPushInput, LogsPushOutcome, LogsPushReport,
+};
+pub use metrics_push::{
+    shard_token, Distributor, IngesterClientFactory, PushOutcome, PushReport, RingSnapshot,
+};

@@ -37,6 +37,8 @@ pub struct TenantLimits {
     pub max_exemplars_per_user: usize,
     /// Most buckets in one native histogram; 0 disables the check.
     pub max_native_histogram_buckets: usize,
+    /// The logs limits (Loki's names and defaults), a nested `logs:` block.
+    pub logs: TenantLogsLimits,
 }
 
 impl Default for TenantLimits {
@@ -53,6 +55,65 @@ impl Default for TenantLimits {
             max_global_series_per_user: 150_000,
             max_exemplars_per_user: 100_000,
             max_native_histogram_buckets: 0,
+            logs: TenantLogsLimits::default(),
+        }
+    }
+}
+
+/// Per-tenant logs limits, with Loki's `limits_config` names and defaults. Sizes are bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantLogsLimits {
+    /// Log line bytes per second accepted by each distributor for the tenant, in MiB
+    /// (token bucket refill rate). 0 disables the limit.
+    pub ingestion_rate_mb: f64,
+    /// Bucket size of the rate limiter in MiB: the largest push accepted at once.
+    pub ingestion_burst_size_mb: f64,
+    /// Longest log line in bytes; 0 disables the check.
+    pub max_line_size: usize,
+    /// Truncate longer lines to `max_line_size` instead of rejecting them.
+    pub max_line_size_truncate: bool,
+    /// Most labels on one stream (`service_name` not counted).
+    pub max_label_names_per_series: usize,
+    /// Longest label name in bytes.
+    pub max_label_name_length: usize,
+    /// Longest label value in bytes.
+    pub max_label_value_length: usize,
+    /// Reject entries older than `reject_old_samples_max_age`.
+    pub reject_old_samples: bool,
+    #[serde(with = "duration")]
+    pub reject_old_samples_max_age: Duration,
+    /// Reject entries further than this in the future.
+    #[serde(with = "duration")]
+    pub creation_grace_period: Duration,
+    /// Whether entries may carry structured metadata.
+    pub allow_structured_metadata: bool,
+    /// Most bytes (names and values) of one entry's structured metadata; 0 = no limit.
+    pub max_structured_metadata_size: usize,
+    /// Most structured metadata pairs on one entry; 0 = no limit.
+    pub max_structured_metadata_entries_count: usize,
+    /// Most active streams of the tenant across the cluster (before replication), enforced by
+    /// the ingesters. 0 disables the limit.
+    pub max_global_streams_per_user: u64,
+}
+
+impl Default for TenantLogsLimits {
+    fn default() -> Self {
+        TenantLogsLimits {
+            ingestion_rate_mb: 4.0,
+            ingestion_burst_size_mb: 6.0,
+            max_line_size: 256 * 1024,
+            max_line_size_truncate: false,
+            max_label_names_per_series: 15,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
+            reject_old_samples: true,
+            reject_old_samples_max_age: Duration::from_secs(7 * 24 * 3600),
+            creation_grace_period: Duration::from_secs(10 * 60),
+            allow_structured_metadata: true,
+            max_structured_metadata_size: 64 * 1024,
+            max_structured_metadata_entries_count: 128,
+            max_global_streams_per_user: 5000,
         }
     }
 }
@@ -69,5 +130,50 @@ mod tests {
         assert_eq!(l.creation_grace_period, Duration::from_secs(3600));
         assert_eq!(l.max_label_names_per_series, 30);
         assert!(serde_yaml::from_str::<TenantLimits>("ingestion_rat: 5").is_err());
+    }
+
+    #[test]
+    fn logs_block_is_nested_with_loki_defaults() {
+        /// A property the parsed limits must have.
+        type Check = fn(&TenantLimits) -> bool;
+        // (yaml, check)
+        let cases: &[(&str, Check)] = &[
+            ("{}", |l| l.logs == TenantLogsLimits::default()),
+            ("logs: {}", |l| l.logs.ingestion_rate_mb == 4.0),
+            ("logs:\n  ingestion_rate_mb: 8\n", |l| {
+                l.logs.ingestion_rate_mb == 8.0 && l.logs.ingestion_burst_size_mb == 6.0
+            }),
+            ("logs:\n  reject_old_samples_max_age: 168h\n", |l| {
+                l.logs.reject_old_samples_max_age == Duration::from_secs(7 * 24 * 3600)
+            }),
+            (
+                "logs:\n  max_line_size: 1024\nmax_label_names_per_series: 40\n",
+                |l| {
+                    l.logs.max_line_size == 1024
+                        && l.max_label_names_per_series == 40
+                        && l.logs.max_label_names_per_series == 15
+                },
+            ),
+        ];
+        for (yaml, check) in cases {
+            let limits: TenantLimits = serde_yaml::from_str(yaml).unwrap();
+            assert!(check(&limits), "{yaml}: {limits:?}");
+        }
+        let d = TenantLogsLimits::default();
+        assert_eq!(
+            (d.max_line_size, d.max_structured_metadata_size),
+            (262_144, 65_536)
+        );
+        assert_eq!(d.max_global_streams_per_user, 5000);
+        assert!(serde_yaml::from_str::<TenantLimits>("logs:\n  ingestion_rate: 5\n").is_err());
+    }
+
+    #[test]
+    fn limits_round_trip_through_yaml() {
+        let mut limits = TenantLimits::default();
+        limits.logs.max_line_size_truncate = true;
+        limits.logs.creation_grace_period = Duration::from_secs(90);
+        let yaml = serde_yaml::to_string(&limits).unwrap();
+        assert_eq!(serde_yaml::from_str::<TenantLimits>(&yaml).unwrap(), limits);
     }
 }

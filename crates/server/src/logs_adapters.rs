@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use sextant_distributor::LogsIngesterClient as PushClient;
 use sextant_proto::ingester::logs_ingester_client::LogsIngesterClient;
 use sextant_proto::ingester::{
-    LogsLabelsRequest, LogsLabelsResponse, LogsQueryRequest, LogsQueryResponse, LogsSeriesRequest,
-    LogsSeriesResponse, LogsStatsRequest, LogsStatsResponse,
+    LogsLabelsRequest, LogsLabelsResponse, LogsPushRequest, LogsPushResponse, LogsQueryRequest,
+    LogsQueryResponse, LogsSeriesRequest, LogsSeriesResponse, LogsStatsRequest, LogsStatsResponse,
 };
 use sextant_querier::LogsIngesterQueryClients;
 use sextant_ring::client_pool::ClientPool;
@@ -38,6 +39,17 @@ fn connect_lazily(addr: &str) -> Result<LogsIngesterClient<Channel>, tonic::Stat
     Ok(LogsIngesterClient::new(channel)
         .max_decoding_message_size(256 << 20)
         .max_encoding_message_size(256 << 20))
+}
+
+impl PushClient for GrpcLogsIngesterClients {
+    fn push(
+        &self,
+        addr: &str,
+        request: LogsPushRequest,
+    ) -> BoxFuture<'static, Result<LogsPushResponse, tonic::Status>> {
+        let client = self.pool.get(addr);
+        Box::pin(async move { Ok(client?.push(request).await?.into_inner()) })
+    }
 }
 
 fn with_timeout<T>(message: T) -> tonic::Request<T> {

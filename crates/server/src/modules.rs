@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
-use sextant_distributor::Distributor;
+use sextant_distributor::{Distributor, LogsDistributor};
 use sextant_ingester::{LogsIngester, LogsIngesterService, MetricsIngester};
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
@@ -126,6 +126,11 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 name: "ring-ingester-logs",
                 deps: &["memberlist-kv"],
                 init: init_ingester_logs_ring,
+            },
+            Module {
+                name: "distributor-logs",
+                deps: &["runtime-config", "ring-ingester-logs"],
+                init: init_distributor_logs,
             },
             Module {
                 name: "ingester-logs",
@@ -284,6 +289,27 @@ fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, Ini
         ctx.readiness.register("ingester-logs"),
         config.logs.wal_fsync_interval,
     ))))
+}
+
+fn init_distributor_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("distributor-logs", "ring-ingester-logs"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("distributor-logs", "runtime-config"))?;
+    let distributor = Arc::new(LogsDistributor::new(
+        ctx.config.distributor.clone(),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        overrides,
+        adapters::ring_snapshot(ring),
+        Arc::new(GrpcLogsIngesterClients::default()),
+        &mut ctx.registry,
+    ));
+    ctx.http_routes.push(distributor.router());
+    Ok(None)
 }
 
 fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {

@@ -1,0 +1,407 @@
+//! The logs write path: `POST /loki/api/v1/push` and `POST /otlp/v1/logs`.
+//!
+//! Like the metrics path, a push runs in two halves. The CPU half (decompress, decode,
+//! validate, hash every stream onto the `ingester-logs` ring, build one request per ingester)
+//! runs on the blocking pool (`logs_push/prepare.rs`). Then the tenant's byte rate limit is
+//! applied, and the async half sends the requests in parallel and answers once every replica
+//! set reached its quorum, or failed to. Answers follow Loki: 204 when all was written, 400
+//! with the rejection messages when part of the push was refused and the rest written, 429
+//! for the rate limit, 500 when a replica set missed its quorum. HTTP handling lives in
+//! `logs_push/handlers.rs`.
+
+mod handlers;
+mod prepare;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use prometheus_client::registry::Registry;
+use sextant_kit::overrides::Overrides;
+use sextant_kit::tenant::TenantResolver;
+use sextant_model::limits::TenantLogsLimits;
+use sextant_model::{ErrorKind, TenantId};
+use sextant_proto::ingester::{LogsPushRequest, LogsPushResponse};
+use sextant_proto::logproto::PushRequest;
+use sextant_proto::otlp::collector::logs::v1::ExportLogsServiceRequest;
+
+use crate::config::DistributorConfig;
+use crate::error::DistributorError;
+use crate::instrumentation::{LogsDistributorMetrics, RATE_LIMITED};
+use crate::limiter::RateLimiter;
+use crate::metrics_push::RingSnapshot;
+use crate::replication::ReplicaPlan;
+use prepare::{prepare_blocking, PrepareContext, PreparedLogs};
+
+/// Sends one logs push to the ingester at `addr` (tonic in production, in-memory in tests).
+pub trait LogsIngesterClient: Send + Sync + 'static {
+    fn push(
+        &self,
+        addr: &str,
+        request: LogsPushRequest,
+    ) -> BoxFuture<'static, Result<LogsPushResponse, tonic::Status>>;
+}
+
+/// One logs push as received.
+#[derive(Debug, Clone)]
+pub enum LogsPushInput {
+    /// A `POST /loki/api/v1/push` body with its `Content-Type` and `Content-Encoding`.
+    Loki {
+        content_type: Option<String>,
+        content_encoding: Option<String>,
+        body: Bytes,
+    },
+    /// A `POST /otlp/v1/logs` body with its `Content-Type` and `Content-Encoding`.
+    Otlp {
+        content_type: Option<String>,
+        content_encoding: Option<String>,
+        body: Bytes,
+    },
+    /// An OTLP gRPC `LogsService/Export` request, already decoded.
+    OtlpRequest(ExportLogsServiceRequest),
+}
+
+impl LogsPushInput {
+    /// The push format, as the `format` label of the self-metrics names it.
+    fn format(&self) -> &'static str {
+        match self {
+            LogsPushInput::Loki { .. } => "loki",
+            LogsPushInput::Otlp { .. } | LogsPushInput::OtlpRequest(_) => "otlp",
+        }
+    }
+}
+
+/// Entries and line bytes of a push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogsPushOutcome {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// What a logs push wrote, and why it failed if it did: invalid streams and entries are
+/// dropped and reported (Loki's partial accept) while the rest is written.
+#[derive(Debug)]
+pub struct LogsPushReport {
+    pub written: LogsPushOutcome,
+    pub error: Option<DistributorError>,
+}
+
+impl LogsPushReport {
+    fn failed(error: DistributorError) -> Self {
+        LogsPushReport {
+            written: LogsPushOutcome::default(),
+            error: Some(error),
+        }
+    }
+
+    /// The HTTP status of the answer (204 when all was written).
+    pub fn status(&self) -> u16 {
+        self.error.as_ref().map_or(204, |e| e.kind.http_status())
+    }
+}
+
+/// How many rejection messages a 400 answer lists, one per line.
+const MAX_REJECTION_MESSAGES: usize = 10;
+
+/// The distributor's logs write path.
+pub struct LogsDistributor {
+    config: DistributorConfig,
+    tenants: TenantResolver,
+    overrides: Overrides,
+    ring: RingSnapshot,
+    clients: Arc<dyn LogsIngesterClient>,
+    limiter: RateLimiter,
+    metrics: LogsDistributorMetrics,
+}
+
+impl LogsDistributor {
+    /// `ring` reads the current `ingester-logs` ring.
+    pub fn new(
+        config: DistributorConfig,
+        tenants: TenantResolver,
+        overrides: Overrides,
+        ring: RingSnapshot,
+        clients: Arc<dyn LogsIngesterClient>,
+        registry: &mut Registry,
+    ) -> Self {
+        LogsDistributor {
+            config,
+            tenants,
+            overrides,
+            ring,
+            clients,
+            limiter: RateLimiter::default(),
+            metrics: LogsDistributorMetrics::new(registry),
+        }
+    }
+
+    /// Validates, rate-limits and replicates one logs push of `tenant`.
+    pub async fn push_logs(&self, tenant: &TenantId, input: LogsPushInput) -> LogsPushReport {
+        let started = Instant::now();
+        let format = input.format();
+        let report = self.push_inner(tenant, input, format).await;
+        self.metrics
+            .observe_push(format, report.status(), started.elapsed());
+        if let Some(e) = &report.error {
+            tracing::debug!(tenant = %tenant, format, error = %e, "logs push refused");
+        }
+        report
+    }
+
+    async fn push_inner(
+        &self,
+        tenant: &TenantId,
+        input: LogsPushInput,
+        format: &'static str,
+    ) -> LogsPushReport {
+        let prepared = match self.prepare(tenant, input).await {
+            Ok(prepared) => prepared,
+            Err(e) => return LogsPushReport::failed(e),
+        };
+        for rejection in &prepared.rejections {
+            self.metrics.count_discarded(
+                rejection.reason.as_str(),
+                rejection.entries as u64,
+                rejection.bytes as u64,
+            );
+        }
+        let limits = self.overrides.limits(tenant);
+        if let Err(e) = self.check_rate(tenant, &limits.logs, prepared.accepted) {
+            return LogsPushReport::failed(e);
+        }
+        let mut messages: Vec<String> = prepared
+            .rejections
+            .iter()
+            .map(|r| r.message.clone())
+            .collect();
+        let accepted = prepared.accepted;
+        if !prepared.plan.destinations.is_empty() {
+            match self
+                .replicate(tenant, prepared.plan, prepared.requests)
+                .await
+            {
+                Ok(refused) => messages.extend(refused),
+                Err(e) => return LogsPushReport::failed(e),
+            }
+            self.metrics
+                .count_received(format, accepted.entries, accepted.bytes);
+        }
+        LogsPushReport {
+            written: accepted,
+            error: rejection_error(messages),
+        }
+    }
+
+    /// Runs the CPU half on the blocking pool.
+    async fn prepare(
+        &self,
+        tenant: &TenantId,
+        input: LogsPushInput,
+    ) -> Result<PreparedLogs, DistributorError> {
+        let limits = self.overrides.limits(tenant);
+        let ring = (self.ring)();
+        let max_decompressed = self.config.max_decompressed_size;
+        let tenant = tenant.clone();
+        tokio::task::spawn_blocking(move || {
+            let cx = PrepareContext {
+                tenant: &tenant,
+                limits: &limits.logs,
+                ring: &ring,
+                max_decompressed,
+                now_ns: now_ns(),
+            };
+            prepare_blocking(input, &cx)
+        })
+        .await
+        .map_err(|e| DistributorError::new(ErrorKind::Internal, format!("push task failed: {e}")))?
+    }
+
+    /// Loki's per-tenant byte rate limit, on the line bytes validation accepted.
+    fn check_rate(
+        &self,
+        tenant: &TenantId,
+        limits: &TenantLogsLimits,
+        accepted: LogsPushOutcome,
+    ) -> Result<(), DistributorError> {
+        if accepted.entries == 0 {
+            return Ok(());
+        }
+        let rate = limits.ingestion_rate_mb * MIB;
+        let burst = (limits.ingestion_burst_size_mb * MIB).max(0.0) as u64;
+        if self
+            .limiter
+            .allow(tenant, accepted.bytes, rate, burst, Instant::now())
+        {
+            return Ok(());
+        }
+        self.metrics
+            .count_discarded(RATE_LIMITED, accepted.entries, accepted.bytes);
+        Err(DistributorError::new(
+            ErrorKind::TooManyRequests,
+            format!(
+                "Ingestion rate limit exceeded for user {tenant} (limit: {} bytes/sec) while \
+                 attempting to ingest '{}' lines totaling '{}' bytes, reduce log volume or \
+                 contact your Loki administrator to see if the limit can be increased",
+                rate as u64, accepted.entries, accepted.bytes
+            ),
+        ))
+    }
+
+    /// Sends every request and waits until each replica set met its quorum or cannot anymore.
+    /// Returns the rejection messages of the ingesters that answered.
+    async fn replicate(
+        &self,
+        tenant: &TenantId,
+        plan: ReplicaPlan,
+        requests: Vec<PushRequest>,
+    ) -> Result<Vec<String>, DistributorError> {
+        let mut pending = FuturesUnordered::new();
+        for (slot, push) in requests.into_iter().enumerate() {
+            let request = LogsPushRequest {
+                tenant: tenant.to_string(),
+                push: Some(push),
+            };
+            let send = self.clients.push(&plan.destinations[slot].addr, request);
+            let timeout = self.config.remote_timeout;
+            // A spawned task finishes delivering even after we answered the client.
+            let task = tokio::spawn(async move { tokio::time::timeout(timeout, send).await });
+            pending.push(async move { (slot, task.await) });
+        }
+        let mut tally = Tally::new(plan.destinations.len());
+        while let Some((slot, joined)) = pending.next().await {
+            let addr = &plan.destinations[slot].addr;
+            let answer = match joined {
+                Ok(Ok(answer)) => {
+                    answer.map_err(|status| (status.code(), status.message().to_string()))
+                }
+                Ok(Err(_elapsed)) => Err((
+                    tonic::Code::DeadlineExceeded,
+                    format!("no answer within {:?}", self.config.remote_timeout),
+                )),
+                Err(join) => Err((tonic::Code::Internal, join.to_string())),
+            };
+            if tally.record(slot, addr, answer) {
+                self.metrics.count_ingester_failure();
+            }
+            if plan.quorum_met(&tally.succeeded) {
+                return Ok(tally.refused);
+            }
+            if !plan.quorum_met(&tally.optimistic()) {
+                self.metrics.count_quorum_failure();
+                let detail = tally.last_error.unwrap_or_else(|| "unknown error".into());
+                return Err(DistributorError::new(
+                    ErrorKind::Internal,
+                    format!("failed to reach a quorum of ingesters for the write: {detail}"),
+                ));
+            }
+        }
+        Ok(tally.refused)
+    }
+}
+
+/// Bytes in Loki's "MB" of `ingestion_rate_mb`.
+const MIB: f64 = (1 << 20) as f64;
+
+/// The answers of the ingesters of one push so far.
+struct Tally {
+    succeeded: Vec<bool>,
+    finished: Vec<bool>,
+    /// Rejection messages of ingesters that took the push but refused part of it, deduplicated
+    /// (replicas refuse the same entries).
+    refused: Vec<String>,
+    last_error: Option<String>,
+}
+
+impl Tally {
+    fn new(n: usize) -> Self {
+        Tally {
+            succeeded: vec![false; n],
+            finished: vec![false; n],
+            refused: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    /// Records the answer of `slot`; true when the send failed.
+    fn record(
+        &mut self,
+        slot: usize,
+        addr: &str,
+        answer: Result<LogsPushResponse, (tonic::Code, String)>,
+    ) -> bool {
+        self.finished[slot] = true;
+        match answer {
+            Ok(response) => {
+                self.succeeded[slot] = true;
+                let mut messages = response.rejections;
+                if messages.is_empty() && response.entries_rejected > 0 {
+                    messages.push(format!(
+                        "ingester {addr} rejected {} entries",
+                        response.entries_rejected
+                    ));
+                }
+                self.add_refused(messages);
+                false
+            }
+            Err((code, message)) => {
+                let kind = sextant_kit::error::kind_from_grpc(code);
+                if matches!(kind, ErrorKind::BadRequest | ErrorKind::TooManyRequests) {
+                    // The ingester took what it could; the client must hear about the rest.
+                    self.succeeded[slot] = true;
+                    self.add_refused(vec![message]);
+                    return false;
+                }
+                self.last_error = Some(format!("ingester {addr}: {message}"));
+                true
+            }
+        }
+    }
+
+    fn add_refused(&mut self, messages: Vec<String>) {
+        for message in messages {
+            if !self.refused.contains(&message) {
+                self.refused.push(message);
+            }
+        }
+    }
+
+    /// Which sends could still succeed: the succeeded ones and those not answered yet.
+    fn optimistic(&self) -> Vec<bool> {
+        self.succeeded
+            .iter()
+            .zip(&self.finished)
+            .map(|(&ok, &done)| ok || !done)
+            .collect()
+    }
+}
+
+/// Loki's partial-accept answer: a 400 listing the first rejection messages, one per line.
+fn rejection_error(messages: Vec<String>) -> Option<DistributorError> {
+    let mut unique: Vec<String> = Vec::new();
+    for message in messages {
+        if !unique.contains(&message) {
+            unique.push(message);
+        }
+    }
+    if unique.is_empty() {
+        return None;
+    }
+    let more = unique.len().saturating_sub(MAX_REJECTION_MESSAGES);
+    unique.truncate(MAX_REJECTION_MESSAGES);
+    let mut text = unique.join("\n");
+    if more > 0 {
+        text.push_str(&format!("\n(and {more} more errors in this request)"));
+    }
+    Some(DistributorError::new(ErrorKind::BadRequest, text))
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests;
