@@ -10,11 +10,17 @@
 //! - [`replay`]: sends a dataset with one request in flight per shard and measures it.
 //! - [`procfs`]: CPU and memory of the target process from `/proc`.
 //! - [`report`]: the loadgen's summary (markdown and JSON).
+//! - [`logs_gen`]: realistic log workloads (nginx, JSON application logs, Kubernetes events)
+//!   over a few hundred streams, for `sextant-logs-bench`.
+//! - [`logs_bench`]: the logs measurements: ingest per core, stored bytes per raw byte, the
+//!   needle-in-a-haystack query.
 //!
 //! Test with `cargo test -p sextant-benches`; the benches are in `benches/`.
 
 pub mod catalogue;
 pub mod encode;
+pub mod logs_bench;
+pub mod logs_gen;
 pub mod procfs;
 pub mod replay;
 pub mod report;

@@ -43,6 +43,27 @@ pub fn cpu_seconds(pid: u32, ticks_per_s: f64) -> io::Result<f64> {
     Ok(ticks as f64 / ticks_per_s)
 }
 
+/// CPU seconds of the calling thread: `/proc/thread-self/schedstat` (ns, the first field) when
+/// the kernel keeps it, else utime + stime of `/proc/thread-self/stat` (clock ticks).
+pub fn thread_cpu_seconds(ticks_per_s: f64) -> io::Result<f64> {
+    let from_schedstat = fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| parse_schedstat_ns(&s))
+        .filter(|ns| *ns > 0);
+    if let Some(ns) = from_schedstat {
+        return Ok(ns as f64 / 1e9);
+    }
+    let stat = fs::read_to_string("/proc/thread-self/stat")?;
+    let ticks = parse_stat_cpu_ticks(&stat)
+        .ok_or_else(|| io::Error::other("malformed /proc/thread-self/stat"))?;
+    Ok(ticks as f64 / ticks_per_s)
+}
+
+/// The time on CPU (ns) from the text of a `schedstat` file.
+pub fn parse_schedstat_ns(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().next()?.parse().ok()
+}
+
 /// A `kB` field of `/proc/<pid>/status` in bytes (`VmRSS`, `VmHWM`).
 pub fn status_bytes(pid: u32, key: &str) -> io::Result<Option<u64>> {
     Ok(parse_status_bytes(
@@ -137,7 +158,22 @@ mod tests {
     }
 
     #[test]
+    fn parses_schedstat() {
+        let cases = [
+            ("548877082 5955878 57\n", Some(548_877_082)),
+            ("", None),
+            ("x 1 2", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_schedstat_ns(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
     fn reads_our_own_process() {
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(30) {}
+        assert!(thread_cpu_seconds(clock_ticks()).unwrap() > 0.0);
         let pid = std::process::id();
         assert!(cpu_seconds(pid, clock_ticks()).unwrap() >= 0.0);
         assert!(status_bytes(pid, "VmRSS").unwrap().unwrap() > 0);

@@ -7,6 +7,12 @@
 //! the read side of a chunk stored in a block ([`LogsChunk::from_bytes`]). Blocks may overlap
 //! in time (out-of-order writes land in the open block): readers merge by time.
 //!
+//! Reads that filter lines ([`LogsChunk::entries_matching`]) run the query's leading line
+//! filters on the decompressed bytes and build entries only for passing lines. Blocks closed
+//! in the head keep a sorted 32-bit hash of each entry's (time, line), so the duplicate
+//! check of out-of-order appends ([`LogsChunk::contains`]) decompresses a block only when the
+//! entry may be in it.
+//!
 //! The serialized chunk ([`LogsChunk::to_bytes`]), integers as varints unless noted:
 //! `"SXLC"`, version u8, codec u8 (1 = snappy), block count, then per block: min time
 //! (zigzag), max - min, entries, uncompressed length, line bytes, compressed length; a
@@ -23,6 +29,7 @@ mod tests;
 use sextant_model::ErrorKind;
 
 use crate::logql::eval::Entry;
+use crate::pipeline::LogsLineFilter;
 
 use codec::{entry_size, CompressedBlock};
 use encoding::Corrupt;
@@ -154,23 +161,18 @@ impl LogsChunk {
         })
     }
 
-    /// Whether an entry with this time and line is in the chunk (decompresses only blocks
-    /// whose range holds `ts_ns`).
+    /// Whether an entry with this time and line is in the chunk: the duplicate check of
+    /// out-of-order appends. Decompresses only blocks whose range holds `ts_ns` and, for
+    /// blocks closed by [`LogsChunk::push`], whose entry hashes hold the entry's (so a
+    /// new entry almost never decompresses anything); builds no entry.
     pub fn contains(&self, ts_ns: i64, line: &str) -> Result<bool, LogsChunkError> {
         let from = self.open.partition_point(|e| e.ts_ns < ts_ns);
         let same_ts = self.open[from..].iter().take_while(|e| e.ts_ns == ts_ns);
         if same_ts.clone().any(|e| e.line == line) {
             return Ok(true);
         }
-        for b in self
-            .blocks
-            .iter()
-            .filter(|b| b.min_ts <= ts_ns && ts_ns <= b.max_ts)
-        {
-            if b.decode()?
-                .iter()
-                .any(|e| e.ts_ns == ts_ns && e.line == line)
-            {
+        for b in &self.blocks {
+            if b.contains(ts_ns, line)? {
                 return Ok(true);
             }
         }
@@ -189,6 +191,36 @@ impl LogsChunk {
             Some(last) if start_ns <= last => self.collect(start_ns, last, out),
             _ => Ok(()),
         }
+    }
+
+    /// Appends the entries in `[start_ns, end_ns)` whose line passes `filter` to `out`, block
+    /// by block as [`LogsChunk::entries_in`]. A block whose decompressed bytes cannot hold a
+    /// passing line ([`LogsLineFilter::may_match_within`]) is not decoded, and entries are
+    /// built only for passing lines: a needle search costs little more than decompression.
+    pub fn entries_matching(
+        &self,
+        start_ns: i64,
+        end_ns: i64,
+        filter: &LogsLineFilter,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), LogsChunkError> {
+        let Some(last) = end_ns.checked_sub(1).filter(|&last| start_ns <= last) else {
+            return Ok(());
+        };
+        let keep = |ts: i64, line: &str| start_ns <= ts && ts <= last && filter.matches(line);
+        let mut raw = Vec::new();
+        for b in self
+            .blocks
+            .iter()
+            .filter(|b| b.min_ts <= last && b.max_ts >= start_ns)
+        {
+            b.decompress_into(&mut raw)?;
+            if filter.may_match_within(&raw) {
+                b.decode_raw(&raw, keep, out)?;
+            }
+        }
+        out.extend(self.open.iter().filter(|e| keep(e.ts_ns, &e.line)).cloned());
+        Ok(())
     }
 
     /// Appends the entries in `[first, last]` (both inclusive).

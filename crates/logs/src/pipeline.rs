@@ -35,6 +35,7 @@ use format::{FormatStage, LabelSelector};
 use label_filter::LabelFilterStage;
 use labels::LineLabels;
 use line_filter::LineFilterStage;
+pub use line_filter::LogsLineFilter;
 use parsers::ParserStage;
 
 /// A compiled log pipeline.

@@ -96,6 +96,7 @@ fn parse_block_metas(d: &mut Decoder<'_>) -> Result<Vec<(CompressedBlock, usize)
             line_bytes,
             data: Vec::new(),
             crc: 0,
+            keys: None,
         };
         out.push((block, compressed));
     }

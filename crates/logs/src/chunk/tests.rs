@@ -115,9 +115,35 @@ fn contains_finds_exact_entries_in_open_and_closed_blocks() {
         (100, "GET /api/11 200", false),
         (105, "GET /api/10 200", false),
     ];
+    let parsed = LogsChunk::from_bytes(&chunk.to_bytes().unwrap(), 200).unwrap();
     for (ts, line, want) in cases {
         assert_eq!(chunk.contains(ts, line).unwrap(), want, "{ts} {line}");
+        assert_eq!(
+            parsed.contains(ts, line).unwrap(),
+            want,
+            "parsed: {ts} {line}"
+        );
     }
+}
+
+#[test]
+fn closed_blocks_rule_out_absent_entries_without_decompressing() {
+    let chunk = chunk_of(&sample(30), 200);
+    let parsed = LogsChunk::from_bytes(&chunk.to_bytes().unwrap(), 200).unwrap();
+    let block = &chunk.blocks[0];
+    let (ts, line) = (block.min_ts, "GET /api/0 200");
+    assert!(block.may_contain(ts, line));
+    assert!(!block.may_contain(ts, "GET /api/0 500"));
+    assert!(!block.may_contain(ts + 1, line));
+    assert!(!block.may_contain(block.max_ts + 1, line));
+    // blocks read from bytes carry no hashes: only their time range rules out
+    assert!(parsed.blocks[0].keys.is_none());
+    assert!(parsed.blocks[0].may_contain(ts, "GET /api/0 500"));
+    // a corrupt block is not touched when the hashes rule the entry out
+    let mut corrupt = chunk.clone();
+    corrupt.blocks[0].data[0] ^= 0xff;
+    assert!(!corrupt.contains(ts, "GET /api/0 500").unwrap());
+    assert_eq!(corrupt.contains(ts, line), Err(LogsChunkError::Checksum));
 }
 
 #[test]
@@ -175,7 +201,119 @@ fn arb_entry() -> impl Strategy<Value = Entry> {
     })
 }
 
+fn line_filter(query: &str) -> LogsLineFilter {
+    let expr = crate::logql::parse::parse_log_expr(query).unwrap();
+    LogsLineFilter::new(&expr.pipeline).unwrap()
+}
+
+/// What `entries_matching` must return: `entries_in`, then the filter on each line.
+fn entries_in_then_filter(
+    chunk: &LogsChunk,
+    start: i64,
+    end: i64,
+    f: &LogsLineFilter,
+) -> Vec<Entry> {
+    let mut all = Vec::new();
+    chunk.entries_in(start, end, &mut all).unwrap();
+    all.retain(|e| f.matches(&e.line));
+    all
+}
+
+#[test]
+fn entries_matching_filters_lines_in_range() {
+    let entries = sample(50);
+    let cases = [
+        (r#"{a="b"} |= "/api/1""#, 0, 500, 11),
+        (r#"{a="b"} |= "/api/1""#, 100, 200, 10),
+        (r#"{a="b"} |= "/api/7" or "/api/42""#, 0, 500, 2),
+        (r#"{a="b"} != "/api/1""#, 0, 500, 39),
+        (r#"{a="b"} |~ "api/[0-2] ""#, 0, 500, 3),
+        (r#"{a="b"} |= "api" |= "nope""#, 0, 500, 0),
+        (r#"{a="b"} |= "trace_id""#, 0, 500, 0), // metadata is not the line
+        (r#"{a="b"} | logfmt |= "nope""#, 0, 500, 50), // only leading filters
+        (r#"{a="b"}"#, 0, 500, 50),
+        (r#"{a="b"} |= "/api/1""#, 500, 0, 0),
+    ];
+    for block_bytes in [1 << 20, 1, 200] {
+        let chunk = chunk_of(&entries, block_bytes);
+        for (query, start, end, want) in cases {
+            let f = line_filter(query);
+            let mut got = Vec::new();
+            chunk.entries_matching(start, end, &f, &mut got).unwrap();
+            assert_eq!(
+                got.len(),
+                want,
+                "{query} [{start}, {end}) block_bytes {block_bytes}"
+            );
+            assert_eq!(
+                got,
+                entries_in_then_filter(&chunk, start, end, &f),
+                "{query}"
+            );
+        }
+    }
+}
+
+#[test]
+fn entries_matching_checks_block_checksums() {
+    let chunk = chunk_of(&sample(20), 100);
+    let mut bytes = chunk.to_bytes().unwrap();
+    let last = bytes.len() - 6;
+    bytes[last] ^= 0x55;
+    let parsed = LogsChunk::from_bytes(&bytes, 100).unwrap();
+    let mut out = Vec::new();
+    let err = parsed
+        .entries_matching(
+            0,
+            1000,
+            &line_filter(r#"{a="b"} |= "nothing like it""#),
+            &mut out,
+        )
+        .unwrap_err();
+    assert_eq!(err, LogsChunkError::Checksum);
+}
+
 proptest! {
+    #[test]
+    fn entries_matching_is_entries_in_then_the_filter(
+        entries in proptest::collection::vec(
+            (-50i64..50, "[ab=x]{0,12}").prop_map(|(ts, line)| entry(ts, &line, &[])), 0..60),
+        block_bytes in 1usize..400,
+        needle in "[ab=]{1,3}",
+        negate in any::<bool>(),
+        start in -60i64..60, len in 0i64..120,
+        serialize in any::<bool>(),
+    ) {
+        let mut chunk = chunk_of(&entries, block_bytes);
+        if serialize {
+            chunk = LogsChunk::from_bytes(&chunk.to_bytes().unwrap(), block_bytes).unwrap();
+        }
+        let op = if negate { "!=" } else { "|=" };
+        let f = line_filter(&format!("{{a=\"b\"}} {op} \"{needle}\""));
+        let mut got = Vec::new();
+        chunk.entries_matching(start, start + len, &f, &mut got).unwrap();
+        prop_assert_eq!(got, entries_in_then_filter(&chunk, start, start + len, &f));
+    }
+
+    #[test]
+    fn contains_is_membership(
+        entries in proptest::collection::vec(
+            (0i64..40, "[ab]{0,3}").prop_map(|(ts, line)| entry(ts, &line, &[])), 0..60),
+        block_bytes in 1usize..300,
+        probes in proptest::collection::vec((0i64..42, "[ab]{0,3}"), 1..20),
+    ) {
+        let chunk = chunk_of(&entries, block_bytes);
+        let parsed = LogsChunk::from_bytes(&chunk.to_bytes().unwrap(), block_bytes).unwrap();
+        for (ts, line) in &probes {
+            let want = entries.iter().any(|e| e.ts_ns == *ts && &e.line == line);
+            prop_assert_eq!(chunk.contains(*ts, line).unwrap(), want);
+            prop_assert_eq!(parsed.contains(*ts, line).unwrap(), want);
+        }
+        for e in &entries {
+            prop_assert!(chunk.contains(e.ts_ns, &e.line).unwrap());
+        }
+    }
+
     #[test]
     fn codec_round_trips(entries in proptest::collection::vec(arb_entry(), 0..60),
                          block_bytes in 1usize..2000) {
