@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs what `make e2e` needs beyond the Rust toolchain: a real Prometheus server (Debian
-# package `prometheus`, binary /usr/bin/prometheus). Idempotent: does nothing when the binary is
-# already there. Runs as root (or through sudo) on Debian bookworm.
+# package `prometheus`, binary /usr/bin/prometheus), a Python venv with the logging clients of
+# tests/tests/logs_clients.rs (python-logging-loki and the OpenTelemetry SDK, pinned in
+# tests/python/requirements.txt) and s3s-fs. Idempotent: does nothing for what is already there.
+# Runs as root (or through sudo) on Debian bookworm.
 set -euo pipefail
 
-PACKAGES=(prometheus)
+# python3-venv: Debian's python3 cannot create a venv (no ensurepip, so no pip) without it.
+PACKAGES=(prometheus python3-venv)
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf 'setup-e2e: %s\n' "$*" >&2; }
 
@@ -63,7 +68,37 @@ main() {
         exit 1
     fi
     "$bin" --version 2>&1 | head -n 1
+    install_python_clients
     install_s3s_fs
+}
+
+# The venv of the Python logging clients (tests/python/). The tests find its python through
+# SEXTANT_E2E_PYTHON, by default target/e2e-venv/bin/python. A copy of the requirements inside
+# the venv marks a finished install; a changed requirements file or a broken venv reinstalls.
+E2E_VENV="${SEXTANT_E2E_VENV:-${REPO_ROOT}/target/e2e-venv}"
+E2E_REQUIREMENTS="${REPO_ROOT}/tests/python/requirements.txt"
+
+install_python_clients() {
+    local stamp="${E2E_VENV}/sextant-requirements.txt"
+    local venv_python="${E2E_VENV}/bin/python"
+    if cmp -s "$E2E_REQUIREMENTS" "$stamp" &&
+        "$venv_python" -c 'import logging_loki, opentelemetry.sdk._logs' 2>/dev/null; then
+        log "python clients already installed in ${E2E_VENV}"
+        return 0
+    fi
+    local python="${SEXTANT_E2E_SYSTEM_PYTHON:-python3}"
+    if ! command -v "$python" >/dev/null 2>&1; then
+        log "${python} not found: cannot create the venv for the python clients"
+        exit 1
+    fi
+    log "creating ${E2E_VENV} and installing $(grep -cv '^#' "$E2E_REQUIREMENTS") python packages"
+    rm -f "$stamp"
+    "$python" -m venv --clear "$E2E_VENV"
+    "$venv_python" -m pip install --disable-pip-version-check --no-input --quiet \
+        -r "$E2E_REQUIREMENTS"
+    "$venv_python" -c 'import logging_loki, opentelemetry.sdk._logs'
+    cp "$E2E_REQUIREMENTS" "$stamp"
+    log "python clients installed in ${E2E_VENV}"
 }
 
 # s3s-fs: a filesystem-backed S3 server for tests/tests/s3_e2e.rs. Installed with cargo as the

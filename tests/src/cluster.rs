@@ -87,6 +87,11 @@ impl Cluster {
             .await
     }
 
+    /// The distributor's OTLP gRPC listener.
+    pub fn otlp_grpc_addr(&self) -> std::net::SocketAddr {
+        self.distributor.otlp_grpc_addr()
+    }
+
     /// A client pushing to the distributor.
     pub fn remote_write_client(&self) -> Result<RemoteWriteClient> {
         RemoteWriteClient::new(self.distributor.http_addr())

@@ -228,6 +228,12 @@ impl SextantProcess {
         self.ports.memberlist
     }
 
+    /// The OTLP gRPC listener (`-distributor.otlp-grpc-listen-address`), served by processes
+    /// that run the distributor with the logs signal.
+    pub fn otlp_grpc_addr(&self) -> SocketAddr {
+        self.ports.otlp
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.dir_path
     }

@@ -10,6 +10,9 @@
 //!   (`logs_push/handlers.rs`), the CPU half (decode, validate with the tenant's `limits.logs`,
 //!   route streams, build per-ingester requests: `logs_push/prepare.rs`), Loki's byte rate
 //!   limit and partial-accept answers. Shares `replication` and `limiter` with `metrics_push`.
+//!   OTLP logs over gRPC (`LogsService/Export`, `logs_push/otlp_grpc.rs`) takes the same path.
+//! - `otlp_grpc_server`: `DistributorOtlpGrpcServer`, the service that owns the OTLP gRPC
+//!   listener (`distributor.otlp_grpc_listen_address`).
 //! - `replication`: grouping series by replica set and the quorum rule.
 //! - `limiter`: per-tenant token buckets.
 //! - `instrumentation`: `sextant_distributor_*` self-metrics.
@@ -24,13 +27,16 @@ mod instrumentation;
 mod limiter;
 mod logs_push;
 mod metrics_push;
+mod otlp_grpc_server;
 mod replication;
 
 pub use config::DistributorConfig;
 pub use error::DistributorError;
 pub use logs_push::{
-    LogsDistributor, LogsIngesterClient, LogsPushInput, LogsPushOutcome, LogsPushReport,
+    DistributorOtlpLogsService, LogsDistributor, LogsIngesterClient, LogsPushInput,
+    LogsPushOutcome, LogsPushReport,
 };
 pub use metrics_push::{
     shard_token, Distributor, IngesterClientFactory, PushOutcome, PushReport, RingSnapshot,
 };
+pub use otlp_grpc_server::DistributorOtlpGrpcServer;

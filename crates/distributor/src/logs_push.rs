@@ -7,9 +7,10 @@
 //! set reached its quorum, or failed to. Answers follow Loki: 204 when all was written, 400
 //! with the rejection messages when part of the push was refused and the rest written, 429
 //! for the rate limit, 500 when a replica set missed its quorum. HTTP handling lives in
-//! `logs_push/handlers.rs`.
+//! `logs_push/handlers.rs`, OTLP gRPC (`LogsService/Export`) in `logs_push/otlp_grpc.rs`.
 
 mod handlers;
+mod otlp_grpc;
 mod prepare;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::instrumentation::{LogsDistributorMetrics, RATE_LIMITED};
 use crate::limiter::RateLimiter;
 use crate::metrics_push::RingSnapshot;
 use crate::replication::ReplicaPlan;
+pub use otlp_grpc::DistributorOtlpLogsService;
 use prepare::{prepare_blocking, PrepareContext, PreparedLogs};
 
 /// Sends one logs push to the ingester at `addr` (tonic in production, in-memory in tests).
@@ -101,6 +103,10 @@ impl LogsPushReport {
         self.error.as_ref().map_or(204, |e| e.kind.http_status())
     }
 }
+
+/// The id of the error answered when a replica set missed its quorum (HTTP 500 as in Loki;
+/// `Unavailable` over OTLP gRPC, so that exporters retry).
+pub(crate) const QUORUM_FAILURE_ID: &str = "err-sextant-ingester-quorum";
 
 /// How many rejection messages a 400 answer lists, one per line.
 const MAX_REJECTION_MESSAGES: usize = 10;
@@ -177,12 +183,16 @@ impl LogsDistributor {
             .map(|r| r.message.clone())
             .collect();
         let accepted = prepared.accepted;
+        let mut limited = false;
         if !prepared.plan.destinations.is_empty() {
             match self
                 .replicate(tenant, prepared.plan, prepared.requests)
                 .await
             {
-                Ok(refused) => messages.extend(refused),
+                Ok(refused) => {
+                    limited = refused.limited;
+                    messages.extend(refused.messages);
+                }
                 Err(e) => return LogsPushReport::failed(e),
             }
             self.metrics
@@ -190,7 +200,7 @@ impl LogsDistributor {
         }
         LogsPushReport {
             written: accepted,
-            error: rejection_error(messages),
+            error: rejection_error(messages, limited),
         }
     }
 
@@ -256,7 +266,7 @@ impl LogsDistributor {
         tenant: &TenantId,
         plan: ReplicaPlan,
         requests: Vec<PushRequest>,
-    ) -> Result<Vec<String>, DistributorError> {
+    ) -> Result<Refused, DistributorError> {
         let mut pending = FuturesUnordered::new();
         for (slot, push) in requests.into_iter().enumerate() {
             let request = LogsPushRequest {
@@ -286,19 +296,27 @@ impl LogsDistributor {
                 self.metrics.count_ingester_failure();
             }
             if plan.quorum_met(&tally.succeeded) {
-                return Ok(tally.refused);
+                return Ok(tally.into_refused());
             }
             if !plan.quorum_met(&tally.optimistic()) {
                 self.metrics.count_quorum_failure();
                 let detail = tally.last_error.unwrap_or_else(|| "unknown error".into());
-                return Err(DistributorError::new(
+                return Err(DistributorError::with_id(
                     ErrorKind::Internal,
+                    QUORUM_FAILURE_ID,
                     format!("failed to reach a quorum of ingesters for the write: {detail}"),
                 ));
             }
         }
-        Ok(tally.refused)
+        Ok(tally.into_refused())
     }
+}
+
+/// What the ingesters refused of a push that met its quorum.
+struct Refused {
+    messages: Vec<String>,
+    /// An ingester refused entries for a limit (429), e.g. the tenant's stream limit.
+    limited: bool,
 }
 
 /// Bytes in Loki's "MB" of `ingestion_rate_mb`.
@@ -311,6 +329,8 @@ struct Tally {
     /// Rejection messages of ingesters that took the push but refused part of it, deduplicated
     /// (replicas refuse the same entries).
     refused: Vec<String>,
+    /// Some refusal was a limit (429) rather than bad data (400).
+    limited: bool,
     last_error: Option<String>,
 }
 
@@ -320,6 +340,7 @@ impl Tally {
             succeeded: vec![false; n],
             finished: vec![false; n],
             refused: Vec::new(),
+            limited: false,
             last_error: None,
         }
     }
@@ -350,6 +371,7 @@ impl Tally {
                 if matches!(kind, ErrorKind::BadRequest | ErrorKind::TooManyRequests) {
                     // The ingester took what it could; the client must hear about the rest.
                     self.succeeded[slot] = true;
+                    self.limited |= kind == ErrorKind::TooManyRequests;
                     self.add_refused(vec![message]);
                     return false;
                 }
@@ -367,6 +389,13 @@ impl Tally {
         }
     }
 
+    fn into_refused(self) -> Refused {
+        Refused {
+            messages: self.refused,
+            limited: self.limited,
+        }
+    }
+
     /// Which sends could still succeed: the succeeded ones and those not answered yet.
     fn optimistic(&self) -> Vec<bool> {
         self.succeeded
@@ -377,8 +406,9 @@ impl Tally {
     }
 }
 
-/// Loki's partial-accept answer: a 400 listing the first rejection messages, one per line.
-fn rejection_error(messages: Vec<String>) -> Option<DistributorError> {
+/// Loki's partial-accept answer: a 400 listing the first rejection messages, one per line; 429
+/// when an ingester refused entries for a limit (the tenant's stream limit), as Loki answers.
+fn rejection_error(messages: Vec<String>, limited: bool) -> Option<DistributorError> {
     let mut unique: Vec<String> = Vec::new();
     for message in messages {
         if !unique.contains(&message) {
@@ -394,7 +424,11 @@ fn rejection_error(messages: Vec<String>) -> Option<DistributorError> {
     if more > 0 {
         text.push_str(&format!("\n(and {more} more errors in this request)"));
     }
-    Some(DistributorError::new(ErrorKind::BadRequest, text))
+    let kind = match limited {
+        true => ErrorKind::TooManyRequests,
+        false => ErrorKind::BadRequest,
+    };
+    Some(DistributorError::new(kind, text))
 }
 
 fn now_ns() -> i64 {

@@ -33,23 +33,8 @@ pub const SERVICE_NAME: &str = "service_name";
 /// `service_name` when nothing names the service.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 
-/// Loki's default `discover_service_name`: the labels that name a stream's service when it has
-/// no `service_name`, in priority order.
-pub const DEFAULT_DISCOVER_SERVICE_NAME: &[&str] = &[
-    "service",
-    "app",
-    "application",
-    "app_name",
-    "name",
-    "app_kubernetes_io_name",
-    "container",
-    "container_name",
-    "k8s_container_name",
-    "component",
-    "workload",
-    "job",
-    "k8s_job_name",
-];
+/// Loki's default `discover_service_name` (the canonical list lives with the limits).
+pub use sextant_model::limits::DEFAULT_DISCOVER_SERVICE_NAME;
 
 /// Why a push body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -60,6 +60,51 @@ impl Default for TenantLimits {
     }
 }
 
+/// Loki's default `discover_service_name`: the labels that name a stream's service when it has
+/// no `service_name`, in priority order.
+pub const DEFAULT_DISCOVER_SERVICE_NAME: &[&str] = &[
+    "service",
+    "app",
+    "application",
+    "app_name",
+    "name",
+    "app_kubernetes_io_name",
+    "container",
+    "container_name",
+    "k8s_container_name",
+    "component",
+    "workload",
+    "job",
+    "k8s_job_name",
+];
+
+/// Loki 3's default OTLP resource attributes stored as stream labels (`index_label`); every
+/// other attribute becomes structured metadata.
+pub const DEFAULT_OTLP_RESOURCE_ATTRIBUTES_AS_LABELS: &[&str] = &[
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
+];
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 /// Per-tenant logs limits, with Loki's `limits_config` names and defaults. Sizes are bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -93,8 +138,20 @@ pub struct TenantLogsLimits {
     /// Most structured metadata pairs on one entry; 0 = no limit.
     pub max_structured_metadata_entries_count: usize,
     /// Most active streams of the tenant across the cluster (before replication), enforced by
-    /// the ingesters. 0 disables the limit.
+    /// the ingesters: each allows its share, the limit times the replication factor divided
+    /// by the healthy ingesters. 0 disables the limit.
     pub max_global_streams_per_user: u64,
+    /// Most active streams of the tenant in one ingester, whatever the ring's size. 0
+    /// disables the limit; with both set, the lower of the two local limits applies.
+    pub max_streams_per_user: u64,
+    /// Labels that name the service of a stream without `service_name`, in priority order;
+    /// the first present is copied into `service_name` (else `unknown_service`). Empty: no
+    /// `service_name` is added.
+    pub discover_service_name: Vec<String>,
+    /// OTLP resource attributes that become stream labels (with `.` → `_`); the others, and
+    /// every scope and log attribute, become structured metadata (Loki 3's `otlp_config`
+    /// `index_label` list).
+    pub otlp_resource_attributes_as_labels: Vec<String>,
 }
 
 impl Default for TenantLogsLimits {
@@ -114,6 +171,9 @@ impl Default for TenantLogsLimits {
             max_structured_metadata_size: 64 * 1024,
             max_structured_metadata_entries_count: 128,
             max_global_streams_per_user: 5000,
+            max_streams_per_user: 0,
+            discover_service_name: strings(DEFAULT_DISCOVER_SERVICE_NAME),
+            otlp_resource_attributes_as_labels: strings(DEFAULT_OTLP_RESOURCE_ATTRIBUTES_AS_LABELS),
         }
     }
 }
@@ -164,7 +224,12 @@ mod tests {
             (d.max_line_size, d.max_structured_metadata_size),
             (262_144, 65_536)
         );
-        assert_eq!(d.max_global_streams_per_user, 5000);
+        assert_eq!(
+            (d.max_global_streams_per_user, d.max_streams_per_user),
+            (5000, 0)
+        );
+        let set: TenantLimits = serde_yaml::from_str("logs:\n  max_streams_per_user: 7\n").unwrap();
+        assert_eq!(set.logs.max_streams_per_user, 7);
         assert!(serde_yaml::from_str::<TenantLimits>("logs:\n  ingestion_rate: 5\n").is_err());
     }
 

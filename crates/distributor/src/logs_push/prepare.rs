@@ -5,7 +5,6 @@ use sextant_logs::model::LogBatch;
 use sextant_logs::push::{
     decode_loki_push, decode_otlp_logs, discover_service_name, otlp_logs_to_batch, stream_to_proto,
     validate, LogsValidationLimits, OtlpLogsConfig, PushError, Rejection,
-    DEFAULT_DISCOVER_SERVICE_NAME,
 };
 use sextant_metrics::write::LabelRef;
 use sextant_model::limits::TenantLogsLimits;
@@ -42,7 +41,7 @@ pub(super) fn prepare_blocking(
     input: LogsPushInput,
     cx: &PrepareContext<'_>,
 ) -> Result<PreparedLogs, DistributorError> {
-    let batch = decode(input, cx.max_decompressed).map_err(decode_error)?;
+    let batch = decode(input, cx.max_decompressed, cx.limits).map_err(decode_error)?;
     let (batch, rejections) = validate(batch, &validation_limits(cx.limits), cx.now_ns);
     let accepted = LogsPushOutcome {
         entries: batch.entries() as u64,
@@ -69,7 +68,15 @@ pub(super) fn prepare_blocking(
     })
 }
 
-fn decode(input: LogsPushInput, max_decompressed: usize) -> Result<LogBatch, PushError> {
+fn decode(
+    input: LogsPushInput,
+    max_decompressed: usize,
+    limits: &TenantLogsLimits,
+) -> Result<LogBatch, PushError> {
+    let otlp = OtlpLogsConfig {
+        resource_attributes_as_labels: limits.otlp_resource_attributes_as_labels.clone(),
+        discover_service_name: limits.discover_service_name.clone(),
+    };
     match input {
         LogsPushInput::Loki {
             content_type,
@@ -82,11 +89,7 @@ fn decode(input: LogsPushInput, max_decompressed: usize) -> Result<LogBatch, Pus
                 &body,
                 max_decompressed,
             )?;
-            let discover: Vec<String> = DEFAULT_DISCOVER_SERVICE_NAME
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            discover_service_name(&mut batch, &discover);
+            discover_service_name(&mut batch, &limits.discover_service_name);
             Ok(batch)
         }
         LogsPushInput::Otlp {
@@ -98,11 +101,9 @@ fn decode(input: LogsPushInput, max_decompressed: usize) -> Result<LogBatch, Pus
             content_encoding.as_deref(),
             &body,
             max_decompressed,
-            &OtlpLogsConfig::default(),
+            &otlp,
         ),
-        LogsPushInput::OtlpRequest(request) => {
-            Ok(otlp_logs_to_batch(request, &OtlpLogsConfig::default()))
-        }
+        LogsPushInput::OtlpRequest(request) => Ok(otlp_logs_to_batch(request, &otlp)),
     }
 }
 

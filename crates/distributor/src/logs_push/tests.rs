@@ -26,7 +26,7 @@ use super::*;
 
 /// What one scripted ingester does with every push.
 #[derive(Debug, Clone, Copy)]
-enum Behaviour {
+pub(super) enum Behaviour {
     Ok,
     /// Takes the push but refuses part of it, with this message.
     Refuse(&'static str),
@@ -36,16 +36,16 @@ enum Behaviour {
 }
 
 /// A stream as an ingester received it: labels text and (timestamp, line) entries.
-type ReceivedStream = (String, Vec<(i64, String)>);
+pub(super) type ReceivedStream = (String, Vec<(i64, String)>);
 
 /// Ingesters whose answers are scripted per address; records every push they are given.
-struct FakeIngesters {
-    behaviour: HashMap<String, Behaviour>,
-    received: Mutex<Vec<(String, LogsPushRequest)>>,
+pub(super) struct FakeIngesters {
+    pub(super) behaviour: HashMap<String, Behaviour>,
+    pub(super) received: Mutex<Vec<(String, LogsPushRequest)>>,
 }
 
 impl FakeIngesters {
-    fn streams_at(&self, addr: &str) -> Vec<ReceivedStream> {
+    pub(super) fn streams_at(&self, addr: &str) -> Vec<ReceivedStream> {
         let received = self.received.lock();
         let mut out = Vec::new();
         for (_, request) in received.iter().filter(|(a, _)| a == addr) {
@@ -55,12 +55,12 @@ impl FakeIngesters {
         out
     }
 
-    fn tenants(&self) -> Vec<String> {
+    pub(super) fn tenants(&self) -> Vec<String> {
         let received = self.received.lock();
         received.iter().map(|(_, r)| r.tenant.clone()).collect()
     }
 
-    fn push_count(&self) -> usize {
+    pub(super) fn push_count(&self) -> usize {
         self.received.lock().len()
     }
 }
@@ -132,13 +132,13 @@ fn ring_of(n: usize) -> Arc<TokenRing> {
     Arc::new(TokenRing::new(&desc, config))
 }
 
-struct Setup {
-    instances: usize,
+pub(super) struct Setup {
+    pub(super) instances: usize,
     /// Behaviour of `ingester-1`, `ingester-2`, ...; the others answer Ok.
-    behaviour: Vec<Behaviour>,
-    config: DistributorConfig,
-    limits: TenantLimits,
-    multitenancy: bool,
+    pub(super) behaviour: Vec<Behaviour>,
+    pub(super) config: DistributorConfig,
+    pub(super) limits: TenantLimits,
+    pub(super) multitenancy: bool,
 }
 
 impl Default for Setup {
@@ -158,6 +158,11 @@ impl Default for Setup {
 
 impl Setup {
     fn build(self) -> (Router, Arc<FakeIngesters>) {
+        let (distributor, ingesters) = self.distributor();
+        (distributor.router(), ingesters)
+    }
+
+    pub(super) fn distributor(self) -> (Arc<LogsDistributor>, Arc<FakeIngesters>) {
         let ingesters = Arc::new(FakeIngesters {
             behaviour: (1..).map(addr).zip(self.behaviour).collect(),
             received: Mutex::new(Vec::new()),
@@ -172,7 +177,7 @@ impl Setup {
             ingesters.clone(),
             &mut Registry::default(),
         );
-        (Arc::new(distributor).router(), ingesters)
+        (Arc::new(distributor), ingesters)
     }
 }
 
@@ -258,7 +263,11 @@ fn as_received(streams: &[Stream]) -> Vec<ReceivedStream> {
     discovered(streams).iter().map(received_stream).collect()
 }
 
-fn assert_every_replica_has(ingesters: &FakeIngesters, want: &[ReceivedStream], name: &str) {
+pub(super) fn assert_every_replica_has(
+    ingesters: &FakeIngesters,
+    want: &[ReceivedStream],
+    name: &str,
+) {
     for i in 1..=3 {
         let got = ingesters.streams_at(&addr(i));
         assert_eq!(got.len(), want.len(), "{name}: ingester-{i} got {got:?}");
@@ -313,6 +322,22 @@ async fn replication_outcomes() {
             ],
             StatusCode::BAD_REQUEST,
             "stream limit",
+        ),
+        (
+            "a limit the ingesters enforce (the tenant's streams) is a 429, as in Loki",
+            [
+                Behaviour::Fail(
+                    Code::ResourceExhausted,
+                    "Maximum active stream limit exceeded",
+                ),
+                Behaviour::Fail(
+                    Code::ResourceExhausted,
+                    "Maximum active stream limit exceeded",
+                ),
+                ok,
+            ],
+            StatusCode::TOO_MANY_REQUESTS,
+            "Maximum active stream limit exceeded",
         ),
     ];
     let sent = two_streams();
@@ -545,7 +570,7 @@ async fn bad_bodies_are_refused_before_forwarding() {
     }
 }
 
-fn otlp_request(now: i64) -> ExportLogsServiceRequest {
+pub(super) fn otlp_request(now: i64) -> ExportLogsServiceRequest {
     let string = |s: &str| AnyValue {
         value: Some(any_value::Value::StringValue(s.to_string())),
     };
@@ -620,6 +645,80 @@ async fn otlp_bodies_answer_200_with_the_response_in_kind() {
 }
 
 #[tokio::test]
+async fn the_tenant_limits_choose_the_otlp_labels_and_service_name_discovery() {
+    let now = now_ns();
+    let mut request = otlp_request(now);
+    let resource = request.resource_logs[0].resource.as_mut().unwrap();
+    resource.attributes = vec![KeyValue {
+        key: "team.name".to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("payments".to_string())),
+        }),
+        ..KeyValue::default()
+    }];
+    let protobuf = request.encode_to_vec();
+    let loki = r#"{"streams":[{"stream":{"owner":"ops"},"values":[["NOW","hello"]]}]}"#
+        .replace("NOW", &now.to_string());
+    // (name, resource attributes as labels, discover_service_name, path, type, body, streams)
+    let cases = [
+        (
+            "defaults: team.name is metadata, no service",
+            None,
+            None,
+            "/otlp/v1/logs",
+            "application/x-protobuf",
+            protobuf.clone(),
+            r#"{service_name="unknown_service"}"#,
+        ),
+        (
+            "team.name indexed and naming the service",
+            Some(vec!["team.name".to_string()]),
+            Some(vec!["team_name".to_string()]),
+            "/otlp/v1/logs",
+            "application/x-protobuf",
+            protobuf,
+            r#"{service_name="payments", team_name="payments"}"#,
+        ),
+        (
+            "a Loki push names the service from the tenant's list",
+            None,
+            Some(vec!["owner".to_string()]),
+            "/loki/api/v1/push",
+            "application/json",
+            loki.into_bytes(),
+            r#"{owner="ops", service_name="ops"}"#,
+        ),
+    ];
+    for (name, as_labels, discover, path, content_type, body, want) in cases {
+        let mut limits = TenantLimits::default();
+        if let Some(list) = as_labels {
+            limits.logs.otlp_resource_attributes_as_labels = list;
+        }
+        if let Some(list) = discover {
+            limits.logs.discover_service_name = list;
+        }
+        let (router, ingesters) = Setup {
+            limits,
+            ..Setup::default()
+        }
+        .build();
+        let (status, _, body) = send(&router, post(path, content_type, body, None)).await;
+        assert!(
+            status.is_success(),
+            "{name}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        let line = if path.starts_with("/otlp") {
+            "order placed"
+        } else {
+            "hello"
+        };
+        let want = vec![(want.to_string(), vec![(now, line.to_string())])];
+        assert_every_replica_has(&ingesters, &want, name);
+    }
+}
+
+#[tokio::test]
 async fn decoded_otlp_requests_take_the_same_path() {
     let ring = ring_of(3);
     let ingesters = Arc::new(FakeIngesters {
@@ -670,20 +769,27 @@ async fn tenant_comes_from_the_org_id_header_when_multitenant() {
 #[test]
 fn rejection_error_lists_unique_messages() {
     let m = |s: &str| s.to_string();
-    let cases: Vec<(Vec<String>, Option<&str>)> = vec![
-        (vec![], None),
-        (vec![m("a")], Some("a")),
-        (vec![m("a"), m("b"), m("a")], Some("a\nb")),
+    // (messages, an ingester refused for a limit, message, kind)
+    let cases: Vec<(Vec<String>, bool, Option<&str>, ErrorKind)> = vec![
+        (vec![], false, None, ErrorKind::BadRequest),
+        (vec![m("a")], false, Some("a"), ErrorKind::BadRequest),
+        (
+            vec![m("a"), m("b"), m("a")],
+            false,
+            Some("a\nb"),
+            ErrorKind::BadRequest,
+        ),
+        (vec![m("a")], true, Some("a"), ErrorKind::TooManyRequests),
     ];
-    for (messages, want) in cases {
-        let got = rejection_error(messages.clone());
+    for (messages, limited, want, want_kind) in cases {
+        let got = rejection_error(messages.clone(), limited);
         assert_eq!(
             got.as_ref().map(|e| e.message.as_str()),
             want,
             "{messages:?}"
         );
         if let Some(e) = got {
-            assert_eq!(e.kind, ErrorKind::BadRequest);
+            assert_eq!(e.kind, want_kind, "{messages:?}");
         }
     }
 }

@@ -16,6 +16,8 @@ use sextant_proto::otlp::logs::v1::LogRecord;
 use sextant_proto::otlp::resource::v1::Resource;
 
 use super::body::{decode_content_encoding, media_type, BodyFormat, SnappyHeader};
+use sextant_model::limits::DEFAULT_OTLP_RESOURCE_ATTRIBUTES_AS_LABELS;
+
 use super::{PushError, DEFAULT_DISCOVER_SERVICE_NAME, SERVICE_NAME, UNKNOWN_SERVICE};
 use crate::logql::eval::{Entry, Stream};
 use crate::model::LogBatch;
@@ -37,32 +39,10 @@ pub struct OtlpLogsConfig {
 
 impl Default for OtlpLogsConfig {
     fn default() -> Self {
-        let labels = [
-            "service.name",
-            "service.namespace",
-            "service.instance.id",
-            "deployment.environment",
-            "deployment.environment.name",
-            "cloud.region",
-            "cloud.availability_zone",
-            "k8s.cluster.name",
-            "k8s.namespace.name",
-            "k8s.pod.name",
-            "k8s.container.name",
-            "container.name",
-            "k8s.replicaset.name",
-            "k8s.deployment.name",
-            "k8s.statefulset.name",
-            "k8s.daemonset.name",
-            "k8s.cronjob.name",
-            "k8s.job.name",
-        ];
+        let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
         OtlpLogsConfig {
-            resource_attributes_as_labels: labels.map(String::from).to_vec(),
-            discover_service_name: DEFAULT_DISCOVER_SERVICE_NAME
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            resource_attributes_as_labels: strings(DEFAULT_OTLP_RESOURCE_ATTRIBUTES_AS_LABELS),
+            discover_service_name: strings(DEFAULT_DISCOVER_SERVICE_NAME),
         }
     }
 }
