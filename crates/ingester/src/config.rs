@@ -47,6 +47,24 @@ pub struct IngesterLogsConfig {
     /// their stream's newest by more than half of it are refused (Loki 3's unordered writes).
     #[serde(with = "sextant_model::duration")]
     pub max_chunk_age: Duration,
+    /// Length of the logs blocks cut from the heads, aligned to multiples of it in entry
+    /// time (2h, as for metrics; small values such as `1m` suit tests).
+    #[serde(with = "sextant_model::duration")]
+    pub block_duration: Duration,
+    /// How far the head's newest entry must be past a block's end before the block is cut.
+    /// `0s` means half of `block_duration`.
+    #[serde(with = "sextant_model::duration")]
+    pub block_cut_grace: Duration,
+    /// How often the logs shipper looks for blocks to cut and retries failed uploads.
+    #[serde(with = "sextant_model::duration")]
+    pub block_check_interval: Duration,
+    /// How long shipped entries stay in the head (and are served by the ingester) so queriers
+    /// learn about the block first; see `ingester.metrics.retain_after_upload`.
+    #[serde(with = "sextant_model::duration")]
+    pub retain_after_upload: Duration,
+    /// Cut and upload everything the heads hold when the ingester stops (Loki's
+    /// `flush_on_shutdown`); by default the WAL keeps it for the next start.
+    pub flush_on_shutdown: bool,
 }
 
 impl Default for IngesterLogsConfig {
@@ -58,11 +76,34 @@ impl Default for IngesterLogsConfig {
             chunk_target_size: 1536 * 1024,
             chunk_block_size: 256 * 1024,
             max_chunk_age: Duration::from_secs(2 * 60 * 60),
+            block_duration: Duration::from_secs(2 * 60 * 60),
+            block_cut_grace: Duration::ZERO,
+            block_check_interval: Duration::from_secs(15),
+            retain_after_upload: Duration::from_secs(60),
+            flush_on_shutdown: false,
         }
     }
 }
 
 impl IngesterLogsConfig {
+    /// The grace after a block's end before it is cut, with `0s` resolved.
+    pub fn effective_block_cut_grace(&self) -> Duration {
+        match self.block_cut_grace.is_zero() {
+            true => self.block_duration / 2,
+            false => self.block_cut_grace,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.block_duration < Duration::from_secs(1) {
+            return Err("ingester.logs.block_duration must be >= 1s".into());
+        }
+        if self.block_check_interval.is_zero() {
+            return Err("ingester.logs.block_check_interval must be > 0s".into());
+        }
+        Ok(())
+    }
+
     /// The settings of every tenant's logs database (its directory is set per tenant).
     pub fn db_template(&self) -> sextant_logs::db::LogsDbConfig {
         sextant_logs::db::LogsDbConfig {
@@ -151,7 +192,7 @@ impl IngesterConfig {
         if self.metrics.block_check_interval.is_zero() {
             return Err("ingester.metrics.block_check_interval must be > 0s".into());
         }
-        Ok(())
+        self.logs.validate()
     }
 }
 
@@ -191,5 +232,43 @@ mod tests {
             .unwrap_err()
             .contains("block_duration"));
         assert!(IngesterConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn logs_block_settings_parse_and_validate() {
+        let c: IngesterLogsConfig = serde_yaml::from_str(
+            "block_duration: 1m\nblock_check_interval: 2s\nflush_on_shutdown: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.block_duration, Duration::from_secs(60));
+        assert_eq!(c.effective_block_cut_grace(), Duration::from_secs(30));
+        assert!(c.flush_on_shutdown);
+        let d = IngesterLogsConfig::default();
+        assert_eq!(d.block_duration, Duration::from_secs(7200));
+        assert_eq!(d.retain_after_upload, Duration::from_secs(60));
+        // (config, error naming the path)
+        let cases = [
+            (
+                IngesterLogsConfig {
+                    block_duration: Duration::from_millis(500),
+                    ..d.clone()
+                },
+                "ingester.logs.block_duration",
+            ),
+            (
+                IngesterLogsConfig {
+                    block_check_interval: Duration::ZERO,
+                    ..d.clone()
+                },
+                "ingester.logs.block_check_interval",
+            ),
+        ];
+        for (logs, want) in cases {
+            let config = IngesterConfig {
+                logs,
+                ..IngesterConfig::default()
+            };
+            assert!(config.validate().unwrap_err().contains(want), "{want}");
+        }
     }
 }

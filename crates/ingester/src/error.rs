@@ -1,5 +1,6 @@
 //! The errors of the ingester's block shipping.
 
+use sextant_logs::db::LogsDbError;
 use sextant_metrics::block::BlockError;
 use sextant_metrics::db::DbError;
 use sextant_model::ErrorKind;
@@ -26,6 +27,20 @@ pub enum IngesterError {
         #[source]
         source: DbError,
     },
+    #[error("{operation} for the logs of tenant {tenant}: {source}")]
+    LogsDb {
+        tenant: String,
+        operation: &'static str,
+        #[source]
+        source: LogsDbError,
+    },
+    #[error("updating the {signal} bucket index of tenant {tenant}: {source}")]
+    BucketIndex {
+        tenant: String,
+        signal: &'static str,
+        #[source]
+        source: StorageError,
+    },
     #[error("background task failed: {0}")]
     Task(String),
 }
@@ -34,10 +49,13 @@ impl IngesterError {
     /// Storage being down is retried on the next tick: unavailable; the rest are internal.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            IngesterError::Upload { .. } => ErrorKind::Unavailable,
-            IngesterError::Cut { .. } | IngesterError::Truncate { .. } | IngesterError::Task(_) => {
-                ErrorKind::Internal
+            IngesterError::Upload { .. } | IngesterError::BucketIndex { .. } => {
+                ErrorKind::Unavailable
             }
+            IngesterError::Cut { .. }
+            | IngesterError::Truncate { .. }
+            | IngesterError::LogsDb { .. }
+            | IngesterError::Task(_) => ErrorKind::Internal,
         }
     }
 }

@@ -6,8 +6,8 @@
 //!   gRPC, replay on start, WAL fsync timer, flush and ring exit on stop; its `shipper` cuts
 //!   blocks, uploads them to object storage and truncates head and WAL.
 //! - `logs_ingester`: the logs side's storage half — a stream head + WAL per tenant
-//!   (`sextant_logs::db`), replay, push and queries over gRPC (`LogsIngester`); ring, block
-//!   shipping and HTTP come with the server wiring.
+//!   (`sextant_logs::db`), replay, push and queries over gRPC (`LogsIngester`), ring
+//!   membership; its `shipper` (`LogsShipper`) cuts logs blocks, uploads them and truncates.
 //! - `error`: `IngesterError` (block shipping).
 //! - `instrumentation`: `sextant_ingester_*` self-metrics.
 //!
@@ -22,5 +22,7 @@ mod metrics_ingester;
 
 pub use config::{IngesterConfig, IngesterLogsConfig, IngesterMetricsConfig};
 pub use error::IngesterError;
-pub use logs_ingester::{LogsGrpc, LogsIngester, LogsIngesterService};
+pub use logs_ingester::{
+    LogsGrpc, LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH,
+};
 pub use metrics_ingester::{BlockShipperService, MetricsIngester, RingMembership, ShipOutcome};

@@ -3,12 +3,18 @@
 //!
 //! The WALs live under `<wal_dir>/logs/<tenant>/`, every tenant found there is replayed by
 //! [`LogsIngester::replay_all`], a push is in the WAL before it is acknowledged, and queries
-//! read the heads. `lifecycle`: replay, ring membership and the fsync timer as a service.
-//! Cutting and shipping blocks come next.
+//! read the heads. `lifecycle`: replay, ring membership and the fsync timer as a service;
+//! `shipper`: [`LogsShipper`] cuts blocks, uploads them to `logs/<tenant>/<block-id>/` and
+//! truncates head and WAL (`instrumentation`: its `sextant_ingester_logs_*` self-metrics).
 
+mod instrumentation;
 mod lifecycle;
+mod limits;
+mod shipper;
 
 pub use lifecycle::LogsIngesterService;
+pub use limits::LogsStreamLimits;
+pub use shipper::{LogsShipper, LOGS_FLUSH_PATH};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +53,8 @@ pub struct LogsIngester {
     tenants: RwLock<HashMap<TenantId, Arc<LogsTenantDb>>>,
     /// Serialises opening tenants, so a WAL is never opened twice.
     opening: AsyncMutex<()>,
+    /// Per-tenant stream limits (`limits`); none until [`Self::with_stream_limits`].
+    stream_limits: Option<Arc<LogsStreamLimits>>,
 }
 
 impl LogsIngester {
@@ -57,6 +65,7 @@ impl LogsIngester {
             template,
             tenants: RwLock::new(HashMap::new()),
             opening: AsyncMutex::new(()),
+            stream_limits: None,
         }
     }
 
@@ -114,10 +123,14 @@ impl LogsIngester {
         let batch = batch_from_push_request(push)
             .map_err(|e| Status::invalid_argument(format!("undecodable push: {e}")))?;
         let db = self.open_tenant(&tenant).await?;
-        let report = tokio::task::spawn_blocking(move || db.append(&batch))
-            .await
-            .map_err(|e| Status::internal(format!("append task failed: {e}")))?
-            .map_err(|e| Status::internal(format!("cannot append: {e}")))?;
+        let stream_limits = self.stream_limits.clone();
+        let (report, refused) = tokio::task::spawn_blocking(move || {
+            limits::append_within_limits(stream_limits.as_deref(), &tenant, &db, batch)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("append task failed: {e}")))?
+        .map_err(|e| Status::internal(format!("cannot append: {e}")))?;
+        refused.into_status(&report)?;
         Ok(LogsPushResponse {
             entries_written: report.entries_written,
             bytes_written: report.bytes_written,
@@ -220,15 +233,18 @@ impl LogsIngester {
         })
     }
 
-    /// Fsyncs every tenant's WAL (on shutdown, and on a timer for idle tenants).
-    pub async fn sync_all(&self) {
-        let dbs: Vec<(TenantId, Arc<LogsTenantDb>)> = self
-            .tenants
+    /// Every open tenant's database.
+    pub(crate) fn tenant_dbs(&self) -> Vec<(TenantId, Arc<LogsTenantDb>)> {
+        self.tenants
             .read()
             .iter()
             .map(|(t, db)| (t.clone(), db.clone()))
-            .collect();
-        for (tenant, db) in dbs {
+            .collect()
+    }
+
+    /// Fsyncs every tenant's WAL (on shutdown, and on a timer for idle tenants).
+    pub async fn sync_all(&self) {
+        for (tenant, db) in self.tenant_dbs() {
             match tokio::task::spawn_blocking(move || db.sync()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(%tenant, error = %e, "logs wal fsync failed"),

@@ -12,7 +12,9 @@
 //!   clients in the server, fakes in tests).
 //! - [`logs_querier`]: [`LogsQuerier`], the [`LogsSource`] over the `ingester-logs` ring
 //!   behind [`LogsIngesterQueryClients`]: replica entries merged once, unions of labels and
-//!   series, stats scaled by the replication (ingesters only; blocks come later).
+//!   series, stats scaled by the replication (ingesters only); with
+//!   [`LogsQuerier::with_blocks`] also the logs blocks in object storage (`logs_blocks`:
+//!   logs bucket index, parsed-index cache, byte-range chunk reads).
 //! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
 //!   (`blocks/index_cache.rs`) and byte-range chunk reads (`blocks/read.rs`).
 //! - `merge`: one series per label set, one sample per timestamp; sorted unions.
@@ -29,6 +31,7 @@ mod blocks;
 pub mod config;
 pub mod ingesters;
 mod instrumentation;
+mod logs_blocks;
 pub mod logs_querier;
 pub mod loki_api;
 mod merge;

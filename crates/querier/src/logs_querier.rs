@@ -1,13 +1,14 @@
 //! [`LogsQuerier`]: the [`LogsSource`] behind the Loki API, reading the ingesters of the
-//! `ingester-logs` ring. Blocks in object storage are not read yet: a query sees what the
-//! ingesters still hold.
+//! `ingester-logs` ring and, once [`LogsQuerier::with_blocks`] gave it a bucket, the logs
+//! blocks the ingesters uploaded (`crate::logs_blocks`).
 //!
 //! Every call asks every healthy ingester (the fan-out of [`crate::ingesters`]: it fails once
-//! more than `replication_factor / 2` instances failed). With RF replicas each stream comes
-//! back up to RF times: `select` merges streams by labels and keeps one entry per
-//! (timestamp, line, structured metadata); label names, values and series are sorted unions;
-//! `stats` is the sum of the answers scaled down by the replication (see
-//! [`deduplicate_stats`]).
+//! more than `replication_factor / 2` instances failed) and, concurrently, the blocks
+//! overlapping its range. With RF replicas each stream comes back up to RF times from the
+//! ingesters and once per replica's block: `select` merges streams by labels and keeps one
+//! entry per (timestamp, line, structured metadata); label names, values and series are
+//! sorted unions; `stats` is the sum of the ingesters' answers scaled down by the
+//! replication (see [`deduplicate_stats`]; blocks are not counted yet).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,8 +25,10 @@ use sextant_proto::ingester::{
 use sextant_proto::loki::PushRequest;
 use tonic::Status;
 
+use crate::config::QuerierConfig;
 use crate::ingesters::{IngesterFanOut, RingSnapshot};
 use crate::instrumentation::IngesterRequests;
+use crate::logs_blocks::LogsBlockReader;
 use crate::loki_api::{LogsSource, LogsStats};
 use crate::merge::sorted_union;
 use crate::querier::Clock;
@@ -78,6 +81,8 @@ pub trait LogsIngesterQueryClients: Send + Sync + 'static {
 /// The logs data layer over the `ingester-logs` ring.
 pub struct LogsQuerier {
     ingesters: IngesterFanOut<dyn LogsIngesterQueryClients>,
+    /// The uploaded blocks; `None` reads the ingesters only.
+    blocks: Option<LogsBlockReader>,
     clock: Clock,
 }
 
@@ -96,8 +101,22 @@ impl LogsQuerier {
                 clients,
                 requests: IngesterRequests::register_logs(registry),
             },
+            blocks: None,
             clock: Arc::new(system_now_ms),
         }
+    }
+
+    /// Also reads the logs blocks in `store` (`logs/<tenant>/...`), with the block list
+    /// refresh, index cache size and read concurrency of `config`;
+    /// `sextant_querier_logs_*` block metrics go to `registry`.
+    pub fn with_blocks(
+        mut self,
+        config: &QuerierConfig,
+        store: Arc<dyn object_store::ObjectStore>,
+        registry: &mut Registry,
+    ) -> Self {
+        self.blocks = Some(LogsBlockReader::new(config, store, registry));
+        self
     }
 
     /// Replaces the wall clock that judges ingester heartbeats (tests).
@@ -119,24 +138,47 @@ impl LogsQuerier {
             end_ns,
             matchers: wire::matchers_to_wire(matchers),
         };
-        let answers = self
+        let from_ingesters = self
             .ingesters
             .call("query_stream", (self.clock)(), |c, addr| {
                 c.query_stream(addr, request.clone())
-            })
-            .await?;
+            });
+        let from_blocks = async {
+            match &self.blocks {
+                Some(blocks) => blocks.select(tenant, matchers, start_ns, end_ns).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
         let responses: Vec<LogsQueryResponse> = answers.into_iter().flatten().collect();
+        let blocks: Vec<Stream> = blocks.into_iter().flatten().collect();
         let entries: usize = responses
             .iter()
             .flat_map(|r| &r.streams)
             .map(|s| s.entries.len())
+            .chain(blocks.iter().map(|s| s.entries.len()))
             .sum();
         if entries < INLINE_MERGE_ENTRIES {
-            return merge_responses(responses, start_ns, end_ns);
+            return merge_responses(responses, blocks, start_ns, end_ns);
         }
-        tokio::task::spawn_blocking(move || merge_responses(responses, start_ns, end_ns))
+        tokio::task::spawn_blocking(move || merge_responses(responses, blocks, start_ns, end_ns))
             .await
             .map_err(|e| QuerierError::Ingesters(format!("merge task failed: {e}")))?
+    }
+
+    /// The label sets of the blocks' streams matching any of `matcher_sets` (all when empty)
+    /// with data in range, one list per block; none without blocks.
+    async fn block_series(
+        &self,
+        tenant: &TenantId,
+        matcher_sets: &[Vec<Matcher>],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Vec<Labels>>, QuerierError> {
+        match &self.blocks {
+            Some(blocks) => blocks.series(tenant, matcher_sets, start_ns, end_ns).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn labels_inner(
@@ -158,14 +200,31 @@ impl LogsQuerier {
             Some(_) => "label_values",
             None => "label_names",
         };
-        let answers = self
+        let from_ingesters = self
             .ingesters
             .call(operation, (self.clock)(), |c, addr| match name {
                 Some(_) => c.label_values(addr, request.clone()),
                 None => c.label_names(addr, request.clone()),
-            })
-            .await?;
-        let mut values = sorted_union(answers.into_iter().map(|a| a.values), 0);
+            });
+        let sets: Vec<Vec<Matcher>> = matchers.map(<[Matcher]>::to_vec).into_iter().collect();
+        let from_blocks = self.block_series(tenant, &sets, start_ns, end_ns);
+        let (answers, block_series) = futures::try_join!(from_ingesters, from_blocks)?;
+        let block_values = block_series.into_iter().map(|series| {
+            let mut values: Vec<String> = series
+                .iter()
+                .flat_map(|labels| labels.iter())
+                .filter(|l| name.is_none_or(|n| l.name == n))
+                .map(|l| match name {
+                    Some(_) => l.value.clone(),
+                    None => l.name.clone(),
+                })
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            values
+        });
+        let lists = answers.into_iter().map(|a| a.values).chain(block_values);
+        let mut values = sorted_union(lists, 0);
         // an absent label is not a value
         values.retain(|v| !v.is_empty());
         Ok(values)
@@ -189,12 +248,11 @@ impl LogsQuerier {
                 })
                 .collect(),
         };
-        let answers = self
-            .ingesters
-            .call("series", (self.clock)(), |c, addr| {
-                c.series(addr, request.clone())
-            })
-            .await?;
+        let from_ingesters = self.ingesters.call("series", (self.clock)(), |c, addr| {
+            c.series(addr, request.clone())
+        });
+        let from_blocks = self.block_series(tenant, matcher_sets, start_ns, end_ns);
+        let (answers, block_series) = futures::try_join!(from_ingesters, from_blocks)?;
         let label_sets = answers.into_iter().map(|answer| {
             answer
                 .series
@@ -202,7 +260,7 @@ impl LogsQuerier {
                 .map(|s| wire::labels_from_wire(s.labels))
                 .collect::<Vec<Labels>>()
         });
-        Ok(sorted_union(label_sets, 0))
+        Ok(sorted_union(label_sets.chain(block_series), 0))
     }
 
     async fn stats_inner(
@@ -238,16 +296,24 @@ fn system_now_ms() -> i64 {
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Decodes the ingesters' answers and merges them: one stream per label set, one entry per
-/// (timestamp, line, structured metadata), entries in `[start_ns, end_ns)` sorted by time
-/// (then line and metadata, so that the order does not depend on which replica answered
-/// first), streams sorted by labels; streams left without entries are dropped.
+/// Decodes the ingesters' answers and merges them with the blocks' streams: one stream per
+/// label set, one entry per (timestamp, line, structured metadata), entries in
+/// `[start_ns, end_ns)` sorted by time (then line and metadata, so that the order does not
+/// depend on which replica answered first), streams sorted by labels; streams left without
+/// entries are dropped.
 fn merge_responses(
     responses: Vec<LogsQueryResponse>,
+    blocks: Vec<Stream>,
     start_ns: i64,
     end_ns: i64,
 ) -> Result<Vec<Stream>, QuerierError> {
     let mut by_labels: BTreeMap<Labels, Vec<Entry>> = BTreeMap::new();
+    for stream in blocks {
+        by_labels
+            .entry(stream.labels)
+            .or_default()
+            .extend(stream.entries);
+    }
     for response in responses {
         let push = PushRequest {
             streams: response.streams,
@@ -365,6 +431,8 @@ impl LogsSource for LogsQuerier {
     }
 }
 
+#[cfg(test)]
+mod blocks_tests;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]

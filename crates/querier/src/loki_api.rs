@@ -11,6 +11,7 @@
 //! - [`labels`]: `labels`, `label/<name>/values`, `series`, `index/stats`,
 //!   `detected_labels`, `patterns`; [`volume`]: `index/volume`, `index/volume_range`;
 //!   [`detected`]: `detected_fields`, `detected_field/<name>/values`.
+//! - [`tail`]: the live tail websocket, `tail`.
 //!
 //! Errors are Loki's: a plain-text body with the message (Grafana shows it as is), 400 for
 //! bad parameters and queries, 504 for timeouts, the data layer's status otherwise. The
@@ -43,9 +44,11 @@ pub mod params;
 pub mod query;
 pub mod queryable;
 pub mod source;
+pub mod tail;
 pub mod volume;
 
 pub use source::{LogsSource, LogsStats, MemLogsSource};
+pub use tail::LokiActiveTails;
 
 /// Where the API is served.
 pub const LOKI_API_PREFIX: &str = "/loki/api/v1";
@@ -64,6 +67,15 @@ pub struct LokiApiConfig {
     pub max_concurrent_queries: usize,
     /// The largest `limit` a log query may ask for (Loki's `max_entries_limit_per_query`).
     pub max_entries_limit_per_query: usize,
+    /// The longest a live tail runs before it is closed (Loki's `tail_max_duration`).
+    #[serde(with = "sextant_model::duration")]
+    pub tail_max_duration: Duration,
+    /// How often a live tail asks for new entries.
+    #[serde(with = "sextant_model::duration")]
+    pub tail_poll_interval: Duration,
+    /// Live tails of one tenant running at once on this querier; 0 = no limit (Loki's
+    /// `max_concurrent_tail_requests`).
+    pub max_concurrent_tail_requests: usize,
 }
 
 impl Default for LokiApiConfig {
@@ -72,6 +84,9 @@ impl Default for LokiApiConfig {
             query_timeout: Duration::from_secs(60),
             max_concurrent_queries: 20,
             max_entries_limit_per_query: 5000,
+            tail_max_duration: Duration::from_secs(3600),
+            tail_poll_interval: tail::DEFAULT_TAIL_POLL_INTERVAL,
+            max_concurrent_tail_requests: 10,
         }
     }
 }
@@ -87,6 +102,8 @@ pub struct LokiApiState {
     pub now_ns: fn() -> i64,
     /// Permits for running queries, `config.max_concurrent_queries` of them.
     pub query_slots: Arc<Semaphore>,
+    /// Live tails running, per tenant.
+    pub active_tails: LokiActiveTails,
 }
 
 impl LokiApiState {
@@ -105,6 +122,7 @@ impl LokiApiState {
             config,
             now_ns: system_now_ns,
             query_slots: Arc::new(Semaphore::new(slots)),
+            active_tails: LokiActiveTails::default(),
         }
     }
 }
@@ -115,8 +133,9 @@ pub fn system_now_ns() -> i64 {
     now.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// The router of the Loki API: paths under [`LOKI_API_PREFIX`], and a 404 for
-/// `/loki/api/v2alpha/tail` so that Grafana picks the v1 tail.
+/// The router of the Loki API: paths under [`LOKI_API_PREFIX`] (the live tail is a
+/// websocket, so it needs a server that keeps upgraded connections: `axum::serve` does), and
+/// a 404 for `/loki/api/v2alpha/tail` so that Grafana picks the v1 tail.
 pub fn loki_api_router(state: LokiApiState) -> Router {
     let v1 = Router::new()
         .route("/query", get(query::instant).post(query::instant))
@@ -142,7 +161,8 @@ pub fn loki_api_router(state: LokiApiState) -> Router {
             "/detected_field/{name}/values",
             get(detected::detected_field_values),
         )
-        .route("/patterns", get(labels::patterns));
+        .route("/patterns", get(labels::patterns))
+        .route("/tail", get(tail::tail));
     Router::new()
         .nest(LOKI_API_PREFIX, v1)
         .route(

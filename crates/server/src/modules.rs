@@ -6,8 +6,11 @@ use std::sync::Arc;
 use axum::Router;
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
-use sextant_distributor::{Distributor, LogsDistributor};
-use sextant_ingester::{LogsIngester, LogsIngesterService, MetricsIngester};
+use sextant_distributor::{Distributor, DistributorOtlpGrpcServer, LogsDistributor};
+use sextant_ingester::{
+    LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, MetricsIngester,
+    LOGS_FLUSH_PATH,
+};
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
@@ -134,12 +137,12 @@ pub fn table() -> ModuleTable<Context, InitError> {
             },
             Module {
                 name: "ingester-logs",
-                deps: &["runtime-config", "ring-ingester-logs"],
+                deps: &["runtime-config", "ring-ingester-logs", "storage"],
                 init: init_ingester_logs,
             },
             Module {
                 name: "querier-logs",
-                deps: &["ring-ingester-logs"],
+                deps: &["ring-ingester-logs", "storage"],
                 init: init_querier_logs,
             },
         ],
@@ -277,17 +280,58 @@ fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, Ini
         .ok_or_else(|| missing("ingester-logs", "ring-ingester-logs"))?;
     let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
         .map_err(|e| init_error("ingester-logs", e))?;
-    let config = &ctx.config.ingester;
-    let ingester = Arc::new(LogsIngester::new(
-        std::path::Path::new(&config.wal_dir),
-        config.logs.db_template(),
-    ));
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "storage"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "runtime-config"))?;
+    let config = ctx.config.ingester.clone();
+    let limits = LogsStreamLimits::new(
+        overrides,
+        membership.clone(),
+        config.logs.replication_factor,
+    );
+    let ingester = Arc::new(
+        LogsIngester::new(
+            std::path::Path::new(&config.wal_dir),
+            config.logs.db_template(),
+        )
+        .with_stream_limits(limits),
+    );
     ctx.grpc_routes.add_service(ingester.grpc_service());
-    Ok(Some(Arc::new(LogsIngesterService::new(
+    let shipper = LogsShipper::new(
+        ingester.clone(),
+        config.logs.clone(),
+        store,
+        &config.lifecycler.instance_id,
+        &mut ctx.registry,
+    );
+    // `/ingester/flush` belongs to the metrics ingester when this process runs one
+    let runs_metrics_ingester = ctx.config.signals.contains(&Signal::Metrics)
+        && ctx.config.targets().iter().any(|t| {
+            *t == "ingester"
+                || ALIASES
+                    .iter()
+                    .any(|(alias, components)| alias == t && components.contains(&"ingester"))
+        });
+    let flush_paths: &[&str] = match runs_metrics_ingester {
+        true => &[LOGS_FLUSH_PATH],
+        false => &[LOGS_FLUSH_PATH, "/ingester/flush"],
+    };
+    ctx.http_routes.push(shipper.router(flush_paths));
+    // the shipper starts after the WAL replay and stops before the ingester leaves the ring
+    let lifecycle = Arc::new(LogsIngesterService::new(
         ingester,
         membership,
         ctx.readiness.register("ingester-logs"),
         config.logs.wal_fsync_interval,
+    ));
+    Ok(Some(Arc::new(adapters::Sequence::new(
+        "ingester-logs",
+        vec![lifecycle, shipper.service()],
     ))))
 }
 
@@ -308,8 +352,14 @@ fn init_distributor_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, 
         Arc::new(GrpcLogsIngesterClients::default()),
         &mut ctx.registry,
     ));
-    ctx.http_routes.push(distributor.router());
-    Ok(None)
+    ctx.http_routes.push(distributor.clone().router());
+    // OTLP logs over gRPC on their own listener, bound when the module starts.
+    let otlp = DistributorOtlpGrpcServer::new(
+        "distributor-logs",
+        ctx.config.distributor.otlp_grpc_listen_address.clone(),
+        tonic::service::Routes::new(distributor.otlp_grpc_service()),
+    );
+    Ok(Some(Arc::new(otlp)))
 }
 
 fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
@@ -317,11 +367,16 @@ fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, Init
         .ingester_logs_ring
         .clone()
         .ok_or_else(|| missing("querier-logs", "ring-ingester-logs"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("querier-logs", "storage"))?;
     let querier = LogsQuerier::new(
         adapters::ring_snapshot(ring),
         Arc::new(GrpcLogsIngesterClients::default()),
         &mut ctx.registry,
-    );
+    )
+    .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
     let state = LokiApiState::new(
         Arc::new(querier),
         TenantResolver::new(ctx.config.multitenancy_enabled),

@@ -45,16 +45,39 @@ pub struct BucketBlock {
     pub source: String,
 }
 
-/// The shared fields of a block's `meta.json`; everything else in it is ignored.
+/// The shared fields of a block's `meta.json`; everything else in it is ignored. Times are
+/// in ms (metrics) or ns (logs, traces: `min_time_ns`, `max_time_ns`); ns become the ms that
+/// cover them (min rounded down, max up).
 #[derive(Deserialize)]
 struct CommonMeta {
     block_id: String,
-    min_time_ms: i64,
-    max_time_ms: i64,
+    #[serde(default)]
+    min_time_ms: Option<i64>,
+    #[serde(default)]
+    max_time_ms: Option<i64>,
+    #[serde(default)]
+    min_time_ns: Option<i64>,
+    #[serde(default)]
+    max_time_ns: Option<i64>,
     #[serde(default)]
     source_ingester: String,
     #[serde(default)]
     compaction: CommonCompaction,
+}
+
+impl CommonMeta {
+    /// The block's inclusive time range in ms; `None` when the meta carries none.
+    fn time_range_ms(&self) -> Option<(i64, i64)> {
+        const NS_PER_MS: i64 = 1_000_000;
+        let min = self
+            .min_time_ms
+            .or_else(|| Some(self.min_time_ns?.div_euclid(NS_PER_MS)))?;
+        let max = self.max_time_ms.or_else(|| {
+            let ns = self.max_time_ns?;
+            Some(ns.div_euclid(NS_PER_MS) + i64::from(ns.rem_euclid(NS_PER_MS) != 0))
+        })?;
+        Some((min, max))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -225,13 +248,19 @@ async fn read_block_meta(
         Err(e) => return Err(e.into()),
     };
     match serde_json::from_slice::<CommonMeta>(&bytes) {
-        Ok(meta) if meta.block_id == id => Ok(Some(BucketBlock {
-            block_id: meta.block_id,
-            min_time_ms: meta.min_time_ms,
-            max_time_ms: meta.max_time_ms,
-            compaction_level: meta.compaction.level,
-            source: meta.source_ingester,
-        })),
+        Ok(meta) if meta.block_id == id => {
+            let Some((min_time_ms, max_time_ms)) = meta.time_range_ms() else {
+                tracing::warn!(%key, "block meta without a time range; skipped");
+                return Ok(None);
+            };
+            Ok(Some(BucketBlock {
+                block_id: meta.block_id,
+                min_time_ms,
+                max_time_ms,
+                compaction_level: meta.compaction.level,
+                source: meta.source_ingester,
+            }))
+        }
         Ok(meta) => {
             tracing::warn!(%key, meta_id = meta.block_id, "block meta names another block; skipped");
             Ok(None)

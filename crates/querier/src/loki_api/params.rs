@@ -95,7 +95,7 @@ fn parse_rfc3339_ns(value: &str) -> Option<i64> {
 }
 
 /// Go's `strconv.Atoi`/`ParseInt` with its error texts.
-fn parse_go_int(value: &str, func: &str) -> Result<i64, String> {
+pub(crate) fn parse_go_int(value: &str, func: &str) -> Result<i64, String> {
     let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("strconv.{func}: parsing {value:?}: invalid syntax"));

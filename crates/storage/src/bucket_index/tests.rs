@@ -167,3 +167,52 @@ async fn concurrent_updates_leave_every_block_in_the_index() {
         );
     }
 }
+
+/// Logs (and traces) metas carry ns: the index holds the ms range covering them.
+#[tokio::test]
+async fn ns_metas_are_indexed_in_covering_ms() {
+    let store = InMemory::new();
+    let logs_meta = |id: &str, min: i64, max: i64| {
+        format!(
+            r#"{{"version":1,"block_id":"{id}","min_time_ns":{min},"max_time_ns":{max},
+                "source_ingester":"ing-2","compaction":{{"level":1,"sources":["{id}"]}}}}"#
+        )
+        .into_bytes()
+    };
+    // (id, min ns, max ns) -> (min ms, max ms)
+    let cases: &[(&str, i64, i64, i64, i64)] = &[
+        ("L1", 1_000_000, 2_000_000, 1, 2),
+        ("L2", 1_500_000, 2_000_001, 1, 3),
+        ("L3", -1, 0, -1, 0),
+    ];
+    for &(id, min, max, _, _) in cases {
+        let key = block_object_key(Signal::Logs, &tenant(), id, "meta.json");
+        store
+            .put(&key, PutPayload::from(logs_meta(id, min, max)))
+            .await
+            .unwrap();
+    }
+    let no_times = br#"{"block_id":"L4","source_ingester":"x"}"#.to_vec();
+    let key = block_object_key(Signal::Logs, &tenant(), "L4", "meta.json");
+    store.put(&key, PutPayload::from(no_times)).await.unwrap();
+
+    let index = update_bucket_index(&store, Signal::Logs, &tenant())
+        .await
+        .unwrap();
+    let got: Vec<(&str, i64, i64)> = index
+        .blocks
+        .iter()
+        .map(|b| (b.block_id.as_str(), b.min_time_ms, b.max_time_ms))
+        .collect();
+    let mut want: Vec<(&str, i64, i64)> = cases.iter().map(|c| (c.0, c.3, c.4)).collect();
+    want.sort_by_key(|w| (w.1, w.0));
+    assert_eq!(got, want);
+    assert!(index.blocks.iter().all(|b| b.source == "ing-2"));
+    // metrics and logs indexes of a tenant are separate objects
+    assert_eq!(
+        read_bucket_index(&store, Signal::Metrics, &tenant())
+            .await
+            .unwrap(),
+        None
+    );
+}
