@@ -214,6 +214,7 @@ async fn ingester_lines(ingester: &SextantProcess, base_ns: i64) -> Result<BTree
             name: "job".into(),
             value: "dur".into(),
         }],
+        line_filters: String::new(),
     };
     let mut stream = client.query_stream(request).await?.into_inner();
     let mut lines = BTreeSet::new();

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use futures::Stream;
 use parking_lot::RwLock;
 use sextant_logs::db::{LogsDbConfig, LogsTenantDb};
-use sextant_logs::logql::eval::LogQueryable;
+use sextant_logs::logql::eval::{parse_line_filters, LogQueryable};
 use sextant_logs::push::{batch_from_push_request, stream_to_proto};
 use sextant_model::{Labels, TenantId};
 use sextant_proto::ingester::logs_ingester_server::{self, LogsIngesterServer};
@@ -150,11 +150,16 @@ impl LogsIngester {
         let Some(db) = self.tenant(&tenant) else {
             return Ok(Vec::new());
         };
+        let line_filters = parse_line_filters(&request.line_filters).map_err(|e| {
+            Status::invalid_argument(format!("line_filters {:?}: {e}", request.line_filters))
+        })?;
         let (start, end) = (request.start_ns, request.end_ns);
-        let streams = tokio::task::spawn_blocking(move || db.select(&matchers, start, end))
-            .await
-            .map_err(|e| Status::internal(format!("query task failed: {e}")))?
-            .map_err(|e| Status::internal(format!("query failed: {e}")))?;
+        let streams = tokio::task::spawn_blocking(move || {
+            db.select_filtered(&matchers, &line_filters, start, end)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("query task failed: {e}")))?
+        .map_err(|e| Status::internal(format!("query failed: {e}")))?;
         Ok(streams
             .chunks(QUERY_BATCH_STREAMS)
             .map(|batch| LogsQueryResponse {

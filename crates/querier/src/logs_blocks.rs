@@ -23,7 +23,9 @@ use prometheus_client::registry::Registry;
 use sextant_logs::block::{
     chunk_byte_range, read_logs_chunk, LogsBlockIndex, LogsChunkMeta, CHUNKS_FILE, INDEX_FILE,
 };
+use sextant_logs::logql::ast::Stage;
 use sextant_logs::logql::eval::{Entry, Stream};
+use sextant_logs::pipeline::LogsLineFilter;
 use sextant_model::{Labels, Matcher, Signal, TenantId};
 use sextant_storage::{keys, BucketBlock};
 use tokio::sync::Semaphore;
@@ -101,26 +103,37 @@ impl LogsBlockReader {
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
+        line_filters: &[Stage],
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Vec<Stream>>, QuerierError> {
-        self.each_block(tenant, start_ns, end_ns, |block, index| async move {
-            let matchers = matchers.to_vec();
-            let plan = blocking(move || plan_reads(&index, &matchers, start_ns, end_ns)).await?;
-            if plan.ranges.is_empty() {
-                return Ok(Vec::new());
+        let filter = LogsLineFilter::new(line_filters)
+            .map_err(|e| QuerierError::BadRequest(e.to_string()))?;
+        let filter = Arc::new(filter);
+        self.each_block(tenant, start_ns, end_ns, |block, index| {
+            let filter = filter.clone();
+            async move {
+                let matchers = matchers.to_vec();
+                let plan =
+                    blocking(move || plan_reads(&index, &matchers, start_ns, end_ns)).await?;
+                if plan.ranges.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let key =
+                    keys::block_object_key(Signal::Logs, tenant, &block.block_id, CHUNKS_FILE);
+                let fetched = self
+                    .store
+                    .get_ranges(&key, &plan.ranges)
+                    .await
+                    .map_err(|e| self.storage_error(tenant, &key, e))?;
+                let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
+                self.metrics.fetched_bytes.inc_by(bytes);
+                blocking(move || decode(plan, &fetched, &filter, start_ns, end_ns))
+                    .await?
+                    .map_err(|e| {
+                        QuerierError::Blocks(format!("logs block {}: {e}", block.block_id))
+                    })
             }
-            let key = keys::block_object_key(Signal::Logs, tenant, &block.block_id, CHUNKS_FILE);
-            let fetched = self
-                .store
-                .get_ranges(&key, &plan.ranges)
-                .await
-                .map_err(|e| self.storage_error(tenant, &key, e))?;
-            let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
-            self.metrics.fetched_bytes.inc_by(bytes);
-            blocking(move || decode(plan, &fetched, start_ns, end_ns))
-                .await?
-                .map_err(|e| QuerierError::Blocks(format!("logs block {}: {e}", block.block_id)))
         })
         .await
     }
@@ -270,6 +283,7 @@ fn plan_reads(
 fn decode(
     plan: ReadPlan,
     fetched: &[bytes::Bytes],
+    filter: &LogsLineFilter,
     start_ns: i64,
     end_ns: i64,
 ) -> Result<Vec<Stream>, sextant_logs::block::LogsBlockError> {
@@ -281,7 +295,12 @@ fn decode(
             let bytes = chunks_bytes.next().ok_or_else(|| {
                 sextant_logs::block::LogsBlockError::Corrupt("fewer ranges than chunks".into())
             })?;
-            read_logs_chunk(bytes, meta)?.entries_in(start_ns, end_ns, &mut entries)?;
+            read_logs_chunk(bytes, meta)?.entries_matching(
+                start_ns,
+                end_ns,
+                filter,
+                &mut entries,
+            )?;
         }
         if entries.is_empty() {
             continue;

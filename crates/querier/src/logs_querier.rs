@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use prometheus_client::registry::Registry;
-use sextant_logs::logql::eval::{Entry, Stream};
+use sextant_logs::logql::ast::Stage;
+use sextant_logs::logql::eval::{line_filters_text, Entry, Stream};
 use sextant_logs::push::batch_from_push_request;
 use sextant_model::{Labels, Matcher, TenantId};
 use sextant_proto::ingester::{
@@ -129,6 +130,7 @@ impl LogsQuerier {
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
+        line_filters: &[Stage],
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Stream>, QuerierError> {
@@ -137,6 +139,7 @@ impl LogsQuerier {
             start_ns,
             end_ns,
             matchers: wire::matchers_to_wire(matchers),
+            line_filters: line_filters_text(line_filters),
         };
         let from_ingesters = self
             .ingesters
@@ -145,7 +148,11 @@ impl LogsQuerier {
             });
         let from_blocks = async {
             match &self.blocks {
-                Some(blocks) => blocks.select(tenant, matchers, start_ns, end_ns).await,
+                Some(blocks) => {
+                    blocks
+                        .select(tenant, matchers, line_filters, start_ns, end_ns)
+                        .await
+                }
                 None => Ok(Vec::new()),
             }
         };
@@ -386,7 +393,22 @@ impl LogsSource for LogsQuerier {
         if start_ns >= end_ns {
             return Box::pin(async { Ok(Vec::new()) });
         }
-        Box::pin(self.select_inner(tenant, matchers, start_ns, end_ns))
+        Box::pin(self.select_inner(tenant, matchers, &[], start_ns, end_ns))
+    }
+
+    /// The ingesters and the block readers run the line filters inside their chunk readers.
+    fn select_filtered<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        matchers: &'a [Matcher],
+        line_filters: &'a [Stage],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> BoxFuture<'a, Result<Vec<Stream>, QuerierError>> {
+        if start_ns >= end_ns {
+            return Box::pin(async { Ok(Vec::new()) });
+        }
+        Box::pin(self.select_inner(tenant, matchers, line_filters, start_ns, end_ns))
     }
 
     fn label_names<'a>(

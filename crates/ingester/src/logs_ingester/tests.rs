@@ -56,6 +56,7 @@ fn query(tenant: &str, matchers: Vec<wire::LabelMatcher>) -> LogsQueryRequest {
         start_ns: 0,
         end_ns: 1_000 * SEC,
         matchers,
+        line_filters: String::new(),
     }
 }
 
@@ -117,6 +118,44 @@ async fn pushed_entries_come_back_with_their_metadata() {
     assert!(streams_of(&grpc, query("team-b", vec![eq("app", "web")]))
         .await
         .is_empty());
+}
+
+#[tokio::test]
+async fn line_filters_run_in_the_ingester() {
+    let dir = tempfile::tempdir().unwrap();
+    let grpc = LogsGrpc(Arc::new(LogsIngester::new(dir.path(), template())));
+    grpc.push(Request::new(push("team-a", &[web(), db()])))
+        .await
+        .unwrap();
+    let only_b = stream(
+        &[("app", "web"), ("env", "prod")],
+        &[(20, "GET /b 500", &[])],
+    );
+    // (line filters, the answer)
+    let cases: Vec<(&str, Vec<Stream>)> = vec![
+        ("", vec![db(), web()]),
+        (r#"|= "500""#, vec![only_b.clone()]),
+        (r#"|= "GET" != "/a""#, vec![only_b]),
+        (r#"|~ "slow|fast""#, vec![db()]),
+        (r#"|= "nowhere""#, vec![]),
+    ];
+    for (filters, want) in cases {
+        let request = LogsQueryRequest {
+            line_filters: filters.to_string(),
+            ..query("team-a", vec![])
+        };
+        let mut got = streams_of(&grpc, request).await;
+        got.sort_by(|a, b| a.labels.cmp(&b.labels));
+        assert_eq!(got, want, "{filters}");
+    }
+    let bad = LogsQueryRequest {
+        line_filters: "| json".to_string(),
+        ..query("team-a", vec![])
+    };
+    match grpc.query_stream(Request::new(bad)).await {
+        Err(status) => assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status}"),
+        Ok(_) => panic!("line filters `| json` were accepted"),
+    }
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@ use sextant_model::{Labels, Matcher};
 
 use super::{LogsDbError, LogsTenantDb};
 use crate::head::MemStream;
+use crate::logql::ast::Stage;
 use crate::logql::eval::{EvalError, LogQueryable, Stream};
+use crate::pipeline::LogsLineFilter;
 
 /// What `/index/stats` reports for a selection and time range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,12 +30,25 @@ impl LogQueryable for LogsTenantDb {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Stream>, EvalError> {
+        self.select_filtered(matchers, &[], start_ns, end_ns)
+    }
+
+    /// Runs the leading line filters inside the chunk readers: blocks that cannot hold a
+    /// passing line are not decoded, entries are built for passing lines only.
+    fn select_filtered(
+        &self,
+        matchers: &[Matcher],
+        line_filters: &[Stage],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Stream>, EvalError> {
+        let filter = LogsLineFilter::new(line_filters)?;
         let mut out = Vec::new();
         for s in self.head.select(matchers) {
             let entries = s
                 .state
                 .lock()
-                .entries_in(start_ns, end_ns)
+                .entries_matching(start_ns, end_ns, &filter)
                 .map_err(|e| EvalError::Storage(e.to_string()))?;
             if !entries.is_empty() {
                 out.push(Stream {

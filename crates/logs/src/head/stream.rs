@@ -2,6 +2,7 @@
 
 use crate::chunk::{LogsChunk, LogsChunkCounts, LogsChunkError};
 use crate::logql::eval::Entry;
+use crate::pipeline::LogsLineFilter;
 
 /// How a stream's chunks are sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,24 @@ impl StreamState {
         let mut out = Vec::new();
         for chunk in &self.chunks {
             chunk.entries_in(start_ns, end_ns, &mut out)?;
+        }
+        out.sort_by_key(|e| e.ts_ns);
+        Ok(out)
+    }
+
+    /// [`entries_in`](Self::entries_in) keeping only the lines that pass `filter`.
+    pub(crate) fn entries_matching(
+        &self,
+        start_ns: i64,
+        end_ns: i64,
+        filter: &LogsLineFilter,
+    ) -> Result<Vec<Entry>, LogsChunkError> {
+        if filter.is_empty() {
+            return self.entries_in(start_ns, end_ns);
+        }
+        let mut out = Vec::new();
+        for chunk in &self.chunks {
+            chunk.entries_matching(start_ns, end_ns, filter, &mut out)?;
         }
         out.sort_by_key(|e| e.ts_ns);
         Ok(out)

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use sextant_model::{ErrorKind, Labels, Matcher};
 
-use super::ast::{SampleExpr, VectorOp};
+use super::ast::{SampleExpr, Stage, VectorOp};
 use super::parse::ParseError;
 use crate::pipeline::PipelineError;
 
@@ -44,6 +44,57 @@ pub trait LogQueryable {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Stream>, EvalError>;
+
+    /// [`select`](Self::select) for a pipeline that starts with `line_filters` (its leading
+    /// line filter stages, from [`leading_line_filters`], which see each line as stored): a
+    /// source may leave out entries failing them, where the data lives (Loki pushes line
+    /// filters into its chunk iterators and ingesters the same way). The evaluator runs the
+    /// whole pipeline on what comes back either way; the default leaves nothing out.
+    fn select_filtered(
+        &self,
+        matchers: &[Matcher],
+        line_filters: &[Stage],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Stream>, EvalError> {
+        let _ = line_filters;
+        self.select(matchers, start_ns, end_ns)
+    }
+}
+
+/// The line filter stages a pipeline starts with: those before its first parser, label
+/// filter or format, so they see the line as stored and can run before everything else.
+pub fn leading_line_filters(pipeline: &[Stage]) -> &[Stage] {
+    let n = pipeline
+        .iter()
+        .take_while(|s| matches!(s, Stage::LineFilter(_)))
+        .count();
+    &pipeline[..n]
+}
+
+/// The LogQL text of line filter stages (`|= "a" != "b"`), as sent to the ingesters; empty for
+/// none.
+pub fn line_filters_text(line_filters: &[Stage]) -> String {
+    line_filters
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The line filter stages of `text` as [`line_filters_text`] writes them; an error when the
+/// text is not line filters only.
+pub fn parse_line_filters(text: &str) -> Result<Vec<Stage>, ParseError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let expr = super::parse::parse_log_expr(&format!("{{__line_filters__=\"x\"}} {text}"))?;
+    if leading_line_filters(&expr.pipeline).len() != expr.pipeline.len() {
+        return Err(ParseError::semantic(format!(
+            "not only line filters: {text}"
+        )));
+    }
+    Ok(expr.pipeline)
 }
 
 /// A log stream: its labels and entries.
@@ -266,5 +317,44 @@ impl Evaluator<'_> {
                 Evaluated::Vector(binary::label_replace(replace, inner)?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod pushdown_tests {
+    use super::*;
+    use crate::logql::parse::parse_log_expr;
+
+    #[test]
+    fn leading_line_filters_stop_at_the_first_other_stage() {
+        // (query, its leading line filters as text)
+        let cases = [
+            (r#"{a="b"}"#, ""),
+            (r#"{a="b"} |= "x""#, r#"|= "x""#),
+            (
+                r#"{a="b"} |= "x" != "y" |~ "z.*" | json |= "w""#,
+                r#"|= "x" != "y" |~ "z.*""#,
+            ),
+            (r#"{a="b"} | logfmt |= "x""#, ""),
+            (
+                r#"{a="b"} |= "x" or "y" | line_format "{{.a}}""#,
+                r#"|= "x" or "y""#,
+            ),
+        ];
+        for (query, want) in cases {
+            let expr = parse_log_expr(query).unwrap();
+            let leading = leading_line_filters(&expr.pipeline);
+            let text = line_filters_text(leading);
+            assert_eq!(text, want, "{query}");
+            // the text is what travels to the ingesters: it parses back to the same stages
+            assert_eq!(parse_line_filters(&text).unwrap(), leading, "{query}");
+        }
+    }
+
+    #[test]
+    fn parse_line_filters_refuses_other_stages_and_bad_text() {
+        for text in [r#"| json"#, r#"|= "x" | logfmt"#, r#"|= "#, "garbage"] {
+            assert!(parse_line_filters(text).is_err(), "{text}");
+        }
     }
 }

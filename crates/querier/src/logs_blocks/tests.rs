@@ -112,7 +112,7 @@ async fn select_reads_the_overlapping_blocks_and_chunks() {
     for (matchers, from, to, want) in cases {
         let got = s
             .reader
-            .select(&tenant(), &matchers, T0 + from * SEC, T0 + to * SEC)
+            .select(&tenant(), &matchers, &[], T0 + from * SEC, T0 + to * SEC)
             .await
             .unwrap();
         let got: Want = got
@@ -149,7 +149,13 @@ async fn only_the_needed_chunk_bytes_are_fetched() {
     let s = setup().await;
     let app = Matcher::new(MatchOp::Equal, "app", "api").unwrap();
     s.reader
-        .select(&tenant(), std::slice::from_ref(&app), T0, T0 + 120 * SEC)
+        .select(
+            &tenant(),
+            std::slice::from_ref(&app),
+            &[],
+            T0,
+            T0 + 120 * SEC,
+        )
         .await
         .unwrap();
     let all = metric(
@@ -158,7 +164,7 @@ async fn only_the_needed_chunk_bytes_are_fetched() {
     );
     // indexes are cached now: a one-second range fetches a chunk or two
     s.reader
-        .select(&tenant(), &[app], T0 + 5 * SEC, T0 + 6 * SEC)
+        .select(&tenant(), &[app], &[], T0 + 5 * SEC, T0 + 6 * SEC)
         .await
         .unwrap();
     let one = metric(
@@ -203,7 +209,11 @@ async fn series_of_matching_streams_with_data_in_range() {
 async fn a_tenant_without_blocks_reads_nothing() {
     let s = setup().await;
     let other = TenantId::parse("team-b").unwrap();
-    let got = s.reader.select(&other, &[], 0, i64::MAX).await.unwrap();
+    let got = s
+        .reader
+        .select(&other, &[], &[], 0, i64::MAX)
+        .await
+        .unwrap();
     assert!(got.is_empty());
 }
 
@@ -229,5 +239,47 @@ fn block_overlap_uses_the_covering_ms() {
             want,
             "{min} {max} {start} {end}"
         );
+    }
+}
+
+#[tokio::test]
+async fn line_filters_run_inside_the_block_reader() {
+    let s = setup().await;
+    let stages = |text: &str| sextant_logs::logql::eval::parse_line_filters(text).unwrap();
+    // (line filters, [from, to) in s) -> the lines returned, over every block
+    let cases: Vec<(&str, i64, i64, Vec<&str>)> = vec![
+        ("", 10, 12, vec!["api 10", "api 11", "web 10", "web 11"]),
+        (r#"|= "api 1""#, 10, 13, vec!["api 10", "api 11", "api 12"]),
+        (
+            r#"|= "api 5" != "api 50""#,
+            50,
+            70,
+            vec![
+                "api 51", "api 52", "api 53", "api 54", "api 55", "api 56", "api 57", "api 58",
+                "api 59",
+            ],
+        ),
+        (r#"|~ "web 1[0-1]$""#, 0, 120, vec!["web 10", "web 11"]),
+        (r#"|= "nowhere""#, 0, 120, vec![]),
+    ];
+    for (text, from, to, want) in cases {
+        let got = s
+            .reader
+            .select(
+                &tenant(),
+                &[],
+                &stages(text),
+                T0 + from * SEC,
+                T0 + to * SEC,
+            )
+            .await
+            .unwrap();
+        let mut lines: Vec<String> = got
+            .iter()
+            .flatten()
+            .flat_map(|st| st.entries.iter().map(|e| e.line.clone()))
+            .collect();
+        lines.sort();
+        assert_eq!(lines, want, "{text} [{from}, {to})");
     }
 }

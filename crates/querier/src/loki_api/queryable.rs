@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use sextant_logs::logql::eval::{EvalError, LogQueryable, Stream};
+use sextant_logs::logql::ast::Stage;
+use sextant_logs::logql::eval::{line_filters_text, EvalError, LogQueryable, Stream};
 use sextant_model::{Matcher, TenantId};
 use tokio::runtime::Handle;
 
@@ -95,12 +96,20 @@ impl SourceLogQueryable {
         Some(slice_streams(&hit.streams, start, end))
     }
 
-    fn fetch(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<Stream>, EvalError> {
+    fn fetch(
+        &self,
+        matchers: &[Matcher],
+        line_filters: &[Stage],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Stream>, EvalError> {
         if Instant::now() >= self.deadline {
             self.timed_out.store(true, Ordering::Relaxed);
             return Err(EvalError::Storage("query timed out".to_string()));
         }
-        let select = self.source.select(&self.tenant, matchers, start, end);
+        let select = self
+            .source
+            .select_filtered(&self.tenant, matchers, line_filters, start, end);
         self.handle.block_on(select).map_err(|e| {
             let converted = EvalError::Storage(e.to_string());
             self.source_error.lock().get_or_insert(e);
@@ -116,14 +125,29 @@ impl LogQueryable for SourceLogQueryable {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Stream>, EvalError> {
-        let key: Vec<(String, &'static str, String)> = matchers
+        self.select_filtered(matchers, &[], start_ns, end_ns)
+    }
+
+    /// Passes the leading line filters to the source (the ingesters and block readers run
+    /// them); a selection is cached per matchers and line filters.
+    fn select_filtered(
+        &self,
+        matchers: &[Matcher],
+        line_filters: &[Stage],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Stream>, EvalError> {
+        let mut key: Vec<(String, &'static str, String)> = matchers
             .iter()
             .map(|m| (m.name.clone(), m.op.as_str(), m.value.clone()))
             .collect();
+        if !line_filters.is_empty() {
+            key.push((String::new(), "|", line_filters_text(line_filters)));
+        }
         if let Some(streams) = self.cached(&key, start_ns, end_ns) {
             return Ok(streams);
         }
-        let streams = self.fetch(matchers, start_ns, end_ns)?;
+        let streams = self.fetch(matchers, line_filters, start_ns, end_ns)?;
         let mut processed = self.processed.lock();
         for entry in streams.iter().flat_map(|s| &s.entries) {
             processed.lines += 1;

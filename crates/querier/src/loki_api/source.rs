@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::{self, BoxFuture};
 use parking_lot::{Mutex, RwLock};
+use sextant_logs::logql::ast::Stage;
 use sextant_logs::logql::eval::{Entry, Stream};
 use sextant_model::{Label, Labels, Matcher, TenantId};
 
@@ -26,6 +27,21 @@ pub trait LogsSource: Send + Sync {
         start_ns: i64,
         end_ns: i64,
     ) -> BoxFuture<'a, Result<Vec<Stream>, QuerierError>>;
+
+    /// [`select`](Self::select) for a query whose pipeline starts with `line_filters` (line
+    /// filter stages): a source may leave out entries failing them where the data lives. The
+    /// evaluator runs the whole pipeline again; the default leaves nothing out.
+    fn select_filtered<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        matchers: &'a [Matcher],
+        line_filters: &'a [Stage],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> BoxFuture<'a, Result<Vec<Stream>, QuerierError>> {
+        let _ = line_filters;
+        self.select(tenant, matchers, start_ns, end_ns)
+    }
 
     /// Sorted, unique label names of the streams with data in range (matching `matchers`
     /// when given).

@@ -33,7 +33,8 @@ pub fn eval_logs(
 ) -> Result<Vec<Stream>, EvalError> {
     let pipeline = Pipeline::new(&expr.pipeline)?;
     let mut passed: Vec<(Labels, Entry)> = Vec::new();
-    for stream in q.select(&expr.matchers, start_ns, end_ns)? {
+    let line_filters = super::leading_line_filters(&expr.pipeline);
+    for stream in q.select_filtered(&expr.matchers, line_filters, start_ns, end_ns)? {
         for entry in stream.entries {
             let Some(processed) =
                 pipeline.process(entry.ts_ns, &entry.line, &stream.labels, &entry.metadata)

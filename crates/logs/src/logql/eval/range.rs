@@ -60,7 +60,8 @@ fn extract(
     };
     let counts_bytes = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
     let mut series: Extracted = BTreeMap::new();
-    for stream in q.select(&agg.range.log.matchers, start, end)? {
+    let line_filters = super::leading_line_filters(&agg.range.log.pipeline);
+    for stream in q.select_filtered(&agg.range.log.matchers, line_filters, start, end)? {
         for entry in &stream.entries {
             let Some(processed) =
                 pipeline.process(entry.ts_ns, &entry.line, &stream.labels, &entry.metadata)
