@@ -14,6 +14,7 @@
 //! Tests: unit tests beside the code drive the gRPC service methods directly; the kill -9 and
 //! restart scenarios run real processes in `tests/` (package `sextant-e2e`).
 
+mod block_schedule;
 pub mod config;
 mod error;
 mod instrumentation;

@@ -88,7 +88,7 @@ pub struct MetricsIngester {
     /// the shipped ranges the heads still keep.
     shipping: AsyncMutex<shipper::ShipState>,
     /// When uploads finished, for `retain_after_upload`.
-    clock: shipper::Clock,
+    clock: crate::block_schedule::Clock,
 }
 
 impl MetricsIngester {
@@ -126,7 +126,10 @@ impl MetricsIngester {
 
     /// Replaces the shipper's clock; only before the ingester is shared.
     #[cfg(test)]
-    pub(crate) fn with_clock(mut self: Arc<Self>, clock: shipper::Clock) -> Arc<Self> {
+    pub(crate) fn with_clock(
+        mut self: Arc<Self>,
+        clock: crate::block_schedule::Clock,
+    ) -> Arc<Self> {
         match Arc::get_mut(&mut self) {
             Some(this) => this.clock = clock,
             None => panic!("with_clock on a shared ingester"),

@@ -39,6 +39,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::instrumentation::LogsShipperMetrics;
 use super::LogsIngester;
+use crate::block_schedule::{
+    next_boundary, truncation_due, Clock, Shipped, BUCKET_INDEX_REFRESH_TIMEOUT,
+    MAX_BLOCKS_PER_PASS,
+};
 use crate::config::IngesterLogsConfig;
 use crate::error::IngesterError;
 use crate::ShipOutcome;
@@ -47,17 +51,6 @@ use crate::ShipOutcome;
 pub const LOGS_FLUSH_PATH: &str = "/ingester/logs/flush";
 
 /// How long the bucket index refresh at start may delay the shipper.
-const BUCKET_INDEX_REFRESH_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Most blocks one tenant cuts in one pass (a guard against a head that never empties).
-const MAX_BLOCKS_PER_PASS: usize = 10_000;
-
-/// The shipper's clock, for the upload times that decide truncation (a seam for tests).
-pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-
-/// A shipped range still held by the head: the block's end (ns) and when it was recorded.
-type Shipped = (i64, SystemTime);
-
 /// Cuts, uploads and truncates the logs heads of one [`LogsIngester`].
 pub struct LogsShipper {
     ingester: Arc<LogsIngester>,
@@ -69,42 +62,6 @@ pub struct LogsShipper {
     /// One pass at a time; per tenant, the ranges uploaded but not truncated yet.
     retained: AsyncMutex<HashMap<TenantId, Vec<Shipped>>>,
     clock: Clock,
-}
-
-/// The end (exclusive) of the next block to cut from a head spanning `[min, max]`, if one is
-/// due: the end of the aligned range holding `min`, once `max` is `grace` past it. A flush
-/// passes `flush_until` (the head's max time when it began): every range up to it is due and
-/// the last one ends right after it. Units are the caller's (ns here).
-pub(crate) fn next_boundary(
-    range: Option<(i64, i64)>,
-    block: i64,
-    grace: i64,
-    flush_until: Option<i64>,
-) -> Option<i64> {
-    let (min, max) = range?;
-    let block = block.max(1);
-    let end = min
-        .div_euclid(block)
-        .saturating_add(1)
-        .saturating_mul(block);
-    match flush_until {
-        Some(until) => (min <= until).then(|| end.min(until.saturating_add(1))),
-        None => (max >= end.saturating_add(grace)).then_some(end),
-    }
-}
-
-/// The newest boundary recorded at least `retain` before `now` (everything when `retain` is
-/// zero): the head may be truncated up to it.
-pub(crate) fn truncation_due(
-    shipped: &[Shipped],
-    retain: Duration,
-    now: SystemTime,
-) -> Option<i64> {
-    shipped
-        .iter()
-        .filter(|(_, at)| retain.is_zero() || at.checked_add(retain).is_some_and(|t| t <= now))
-        .map(|(boundary, _)| *boundary)
-        .max()
 }
 
 fn duration_ns(d: Duration) -> i64 {

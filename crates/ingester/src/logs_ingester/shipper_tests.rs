@@ -160,37 +160,6 @@ async fn head_times(ingester: &LogsIngester) -> Option<(i64, i64)> {
     ingester.tenant(&tenant)?.time_range()
 }
 
-#[test]
-fn boundaries_are_aligned_and_wait_for_the_grace() {
-    // (min, max), block, grace, flush -> boundary
-    type Case = (Option<(i64, i64)>, i64, i64, Option<i64>, Option<i64>);
-    let cases: &[Case] = &[
-        (None, 100, 50, None, None),
-        (Some((10, 149)), 100, 50, None, None),
-        (Some((10, 150)), 100, 50, None, Some(100)),
-        (Some((-50, 60)), 100, 10, None, Some(0)),
-        (Some((10, 20)), 100, 50, Some(20), Some(21)),
-        (Some((10, 520)), 100, 50, Some(520), Some(100)),
-        // entries newer than the flush's start wait for the timer
-        (Some((521, 530)), 100, 50, Some(520), None),
-        // everything up to the head's max was shipped already
-        (Some((600, 590)), 100, 50, None, None),
-    ];
-    for &(range, block, grace, flush, want) in cases {
-        assert_eq!(
-            next_boundary(range, block, grace, flush),
-            want,
-            "{range:?} {flush:?}"
-        );
-    }
-    let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-    let shipped = [(10, t(100)), (20, t(130))];
-    let retain = Duration::from_secs(60);
-    assert_eq!(truncation_due(&shipped, retain, t(159)), None);
-    assert_eq!(truncation_due(&shipped, retain, t(160)), Some(10));
-    assert_eq!(truncation_due(&shipped, Duration::ZERO, t(0)), Some(20));
-}
-
 #[tokio::test]
 async fn due_blocks_are_uploaded_indexed_and_read_back_by_byte_range() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -34,58 +34,17 @@ use sextant_storage::{list_tenants, new_block_id, update_bucket_index, StorageEr
 use tokio_util::sync::CancellationToken;
 
 use super::MetricsIngester;
+use crate::block_schedule::{
+    next_boundary, truncation_due, Shipped, BUCKET_INDEX_REFRESH_TIMEOUT, MAX_BLOCKS_PER_PASS,
+};
 use crate::error::IngesterError;
 
 /// How long the bucket index refresh at start may delay the shipper.
-const BUCKET_INDEX_REFRESH_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Most blocks one tenant cuts in one pass (a guard against a head that never empties).
-const MAX_BLOCKS_PER_PASS: usize = 10_000;
-
-/// The shipper's clock, for the upload times that decide when a head is truncated (a seam
-/// for tests).
-pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-
-/// A shipped range still held by the head: the block's end and when its upload finished.
-type Shipped = (i64, SystemTime);
-
 /// What the shipper keeps between passes (behind the one-pass-at-a-time lock).
 #[derive(Debug, Default)]
 pub(crate) struct ShipState {
     /// Per tenant, the ranges uploaded but not truncated yet, oldest first.
     retained: HashMap<TenantId, Vec<Shipped>>,
-}
-
-/// The end (exclusive) of the next block to cut from a head spanning `[min, max]`, if one is
-/// due: the end of the aligned range holding `min`, once `max` is `grace_ms` past it. A flush
-/// passes `flush_until` (the head's max time when it began): every range up to it is due and
-/// the last one ends right after it, so data arriving during the flush does not prolong it.
-pub(crate) fn next_boundary(
-    range: Option<(i64, i64)>,
-    block_ms: i64,
-    grace_ms: i64,
-    flush_until: Option<i64>,
-) -> Option<i64> {
-    let (min, max) = range?;
-    let block_ms = block_ms.max(1);
-    let end = min
-        .div_euclid(block_ms)
-        .saturating_add(1)
-        .saturating_mul(block_ms);
-    match flush_until {
-        Some(until) => (min <= until).then(|| end.min(until.saturating_add(1))),
-        None => (max >= end.saturating_add(grace_ms)).then_some(end),
-    }
-}
-
-/// The newest boundary whose upload is at least `retain` old at `now`: the head may be
-/// truncated up to it. `0s` truncates everything shipped (whatever the clock says).
-fn truncation_due(shipped: &[Shipped], retain: Duration, now: SystemTime) -> Option<i64> {
-    shipped
-        .iter()
-        .filter(|(_, at)| retain.is_zero() || at.checked_add(retain).is_some_and(|t| t <= now))
-        .map(|(boundary, _)| *boundary)
-        .max()
 }
 
 /// What one shipping pass did.
@@ -352,61 +311,5 @@ impl Service for BlockShipperService {
             let _ = self.ingester.shipping.lock().await;
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_waits_for_the_retention() {
-        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
-        let shipped = [(10, t(100)), (20, t(130)), (30, t(160))];
-        // retain, now -> boundary
-        let cases: &[(u64, u64, Option<i64>)] = &[
-            (60, 159, None),
-            (60, 160, Some(10)),
-            (60, 219, Some(20)),
-            (60, 500, Some(30)),
-            (0, 0, Some(30)),
-            (0, 100, Some(30)),
-        ];
-        for &(retain, now, want) in cases {
-            let retain = Duration::from_secs(retain);
-            assert_eq!(
-                truncation_due(&shipped, retain, t(now)),
-                want,
-                "{retain:?} {now}"
-            );
-        }
-        assert_eq!(truncation_due(&[], Duration::ZERO, t(0)), None);
-    }
-
-    #[test]
-    fn boundaries_are_aligned_and_wait_for_the_grace() {
-        // (min, max), block, grace, force -> boundary
-        type Case = (Option<(i64, i64)>, i64, i64, Option<i64>, Option<i64>);
-        let cases: &[Case] = &[
-            (None, 100, 50, None, None),
-            (None, 100, 50, Some(20), None),
-            (Some((10, 140)), 100, 50, None, None),
-            (Some((10, 150)), 100, 50, None, Some(100)),
-            (Some((100, 260)), 100, 50, None, Some(200)),
-            (Some((-50, 60)), 100, 10, None, Some(0)),
-            (Some((10, 20)), 100, 50, Some(20), Some(21)),
-            (Some((10, 520)), 100, 50, Some(520), Some(100)),
-            (Some((500, 500)), 100, 50, Some(500), Some(501)),
-            // data that arrived after the flush began waits for the timer
-            (Some((521, 530)), 100, 50, Some(520), None),
-            (Some((510, 530)), 100, 50, Some(520), Some(521)),
-        ];
-        for &(range, block, grace, flush, want) in cases {
-            assert_eq!(
-                next_boundary(range, block, grace, flush),
-                want,
-                "{range:?} {block} {grace} {flush:?}"
-            );
-        }
     }
 }
