@@ -5,8 +5,8 @@
 //! only the byte ranges of the chunks it needs ([`read`] plans and decodes them). Parsing,
 //! matching and decoding run on the blocking pool.
 
-mod catalog;
-mod index_cache;
+pub(crate) mod catalog;
+pub(crate) mod index_cache;
 mod read;
 
 use std::future::Future;
@@ -31,7 +31,7 @@ use read::{decode, overlaps, plan_reads};
 pub(crate) struct BlockReader {
     store: Arc<dyn ObjectStore>,
     catalog: BlockCatalog,
-    indexes: IndexCache,
+    indexes: IndexCache<BlockIndex>,
     permits: Semaphore,
     metrics: QuerierMetrics,
 }
@@ -43,7 +43,11 @@ impl BlockReader {
         metrics: QuerierMetrics,
     ) -> Self {
         BlockReader {
-            catalog: BlockCatalog::new(Arc::clone(&store), config.bucket_index_refresh),
+            catalog: BlockCatalog::new(
+                Arc::clone(&store),
+                Signal::Metrics,
+                config.bucket_index_refresh,
+            ),
             store,
             indexes: IndexCache::new(config.index_cache_size),
             permits: Semaphore::new(config.max_concurrent_block_reads.max(1)),

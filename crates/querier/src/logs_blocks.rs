@@ -3,14 +3,12 @@
 //! A read lists the tenant's blocks from its logs bucket index (cached for
 //! `querier.bucket_index_refresh`, a LIST while there is no index), opens only the blocks
 //! overlapping the query, parses each block's `index` once (parsed indexes are kept by
-//! [`cache::LogsIndexCache`]) and fetches only the byte ranges of the chunks of matching
+//! [`IndexCache`]) and fetches only the byte ranges of the chunks of matching
 //! streams that overlap the range. Parsing, matching and decoding run on the blocking pool.
 //!
 //! Every ingester of a replica set uploads its own block, so the same entry usually comes
 //! from several blocks: callers merge streams by labels and entries by (time, line,
 //! metadata), as they do for ingester replicas.
-
-mod cache;
 
 use std::future::Future;
 use std::ops::Range;
@@ -30,9 +28,10 @@ use sextant_model::{Labels, Matcher, Signal, TenantId};
 use sextant_storage::{keys, BucketBlock};
 use tokio::sync::Semaphore;
 
+use crate::blocks::catalog::BlockCatalog;
+use crate::blocks::index_cache::IndexCache;
 use crate::config::QuerierConfig;
 use crate::source::QuerierError;
-use cache::{LogsBlockCatalog, LogsIndexCache};
 
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -76,8 +75,8 @@ impl LogsBlockMetrics {
 /// The block side of every logs read.
 pub(crate) struct LogsBlockReader {
     store: Arc<dyn ObjectStore>,
-    catalog: LogsBlockCatalog,
-    indexes: LogsIndexCache,
+    catalog: BlockCatalog,
+    indexes: IndexCache<LogsBlockIndex>,
     permits: Semaphore,
     metrics: LogsBlockMetrics,
 }
@@ -89,9 +88,13 @@ impl LogsBlockReader {
         registry: &mut Registry,
     ) -> Self {
         LogsBlockReader {
-            catalog: LogsBlockCatalog::new(Arc::clone(&store), config.bucket_index_refresh),
+            catalog: BlockCatalog::new(
+                Arc::clone(&store),
+                Signal::Logs,
+                config.bucket_index_refresh,
+            ),
             store,
-            indexes: LogsIndexCache::new(config.index_cache_size),
+            indexes: IndexCache::new(config.index_cache_size),
             permits: Semaphore::new(config.max_concurrent_block_reads.max(1)),
             metrics: LogsBlockMetrics::register(registry),
         }

@@ -1,5 +1,5 @@
-//! Which blocks a tenant has: read from the tenant's bucket index
-//! (`metrics/<tenant>/bucket-index.json`, or a LIST of its prefix while it has none) and
+//! Which blocks a tenant has for one signal: read from the tenant's bucket index
+//! (`<signal>/<tenant>/bucket-index.json`, or a LIST of its prefix while it has none) and
 //! cached per tenant for `bucket_index_refresh`.
 
 use std::collections::HashMap;
@@ -19,17 +19,19 @@ struct Listing {
     blocks: Arc<Vec<BucketBlock>>,
 }
 
-/// The cached block lists of all tenants.
+/// The cached block lists of all tenants, for one signal.
 pub(crate) struct BlockCatalog {
     store: Arc<dyn ObjectStore>,
+    signal: Signal,
     refresh: Duration,
     tenants: Mutex<HashMap<TenantId, Listing>>,
 }
 
 impl BlockCatalog {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, refresh: Duration) -> Self {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, signal: Signal, refresh: Duration) -> Self {
         BlockCatalog {
             store,
+            signal,
             refresh,
             tenants: Mutex::new(HashMap::new()),
         }
@@ -46,7 +48,7 @@ impl BlockCatalog {
             }
         }
         let blocks = Arc::new(self.load(tenant).await?);
-        tracing::debug!(tenant = %tenant, blocks = blocks.len(), "refreshed the block list");
+        tracing::debug!(tenant = %tenant, signal = self.signal.as_str(), blocks = blocks.len(), "refreshed the block list");
         self.tenants.lock().insert(
             tenant.clone(),
             Listing {
@@ -64,8 +66,11 @@ impl BlockCatalog {
 
     /// The tenant's complete blocks: from its bucket index, or a LIST when it has none yet.
     async fn load(&self, tenant: &TenantId) -> Result<Vec<BucketBlock>, QuerierError> {
-        list_blocks(self.store.as_ref(), Signal::Metrics, tenant)
+        list_blocks(self.store.as_ref(), self.signal, tenant)
             .await
-            .map_err(|e| QuerierError::Blocks(format!("cannot list the blocks of {tenant}: {e}")))
+            .map_err(|e| {
+                let signal = self.signal.as_str();
+                QuerierError::Blocks(format!("cannot list the {signal} blocks of {tenant}: {e}"))
+            })
     }
 }

@@ -1,40 +1,43 @@
-//! A bounded cache of parsed block indexes. Indexes are immutable, so entries never go stale;
-//! the least recently used ones are dropped when the total weight (index file bytes) exceeds
-//! the budget.
+//! A bounded cache of parsed block indexes (metrics and logs blocks alike). Indexes are
+//! immutable, so entries never go stale; the least recently used ones are dropped when the
+//! total weight (index file bytes) exceeds the budget.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sextant_metrics::block::BlockIndex;
 
-struct Entry {
-    index: Arc<BlockIndex>,
+struct Entry<I> {
+    index: Arc<I>,
     weight: u64,
     last_used: u64,
 }
 
-#[derive(Default)]
-struct State {
-    entries: HashMap<String, Entry>,
+struct State<I> {
+    entries: HashMap<String, Entry<I>>,
     weight: u64,
     clock: u64,
 }
 
-pub(crate) struct IndexCache {
+/// Parsed indexes of type `I`, keyed by object key.
+pub(crate) struct IndexCache<I> {
     capacity: u64,
-    state: Mutex<State>,
+    state: Mutex<State<I>>,
 }
 
-impl IndexCache {
+impl<I> IndexCache<I> {
     pub(crate) fn new(capacity: u64) -> Self {
         IndexCache {
             capacity,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                weight: 0,
+                clock: 0,
+            }),
         }
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<BlockIndex>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<I>> {
         let mut state = self.state.lock();
         state.clock += 1;
         let now = state.clock;
@@ -44,7 +47,7 @@ impl IndexCache {
     }
 
     /// Caches an index weighing `weight` bytes; one larger than the whole budget is not kept.
-    pub(crate) fn insert(&self, key: String, index: Arc<BlockIndex>, weight: u64) {
+    pub(crate) fn insert(&self, key: String, index: Arc<I>, weight: u64) {
         if weight > self.capacity {
             return;
         }
@@ -85,7 +88,7 @@ impl IndexCache {
 
 #[cfg(test)]
 mod tests {
-    use sextant_metrics::block::{BlockSource, BlockWriter};
+    use sextant_metrics::block::{BlockIndex, BlockSource, BlockWriter};
 
     use super::*;
 
@@ -96,7 +99,7 @@ mod tests {
 
     #[test]
     fn evicts_least_recently_used_beyond_capacity() {
-        let cache = IndexCache::new(100);
+        let cache = IndexCache::<BlockIndex>::new(100);
         cache.insert("a".into(), index(), 40);
         cache.insert("b".into(), index(), 40);
         assert!(cache.get("a").is_some()); // b is now the oldest
@@ -107,7 +110,7 @@ mod tests {
 
     #[test]
     fn skips_entries_larger_than_the_budget_and_replaces_same_key() {
-        let cache = IndexCache::new(100);
+        let cache = IndexCache::<BlockIndex>::new(100);
         cache.insert("huge".into(), index(), 101);
         assert!(cache.get("huge").is_none());
         cache.insert("a".into(), index(), 60);
