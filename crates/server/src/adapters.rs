@@ -119,15 +119,22 @@ impl Default for GrpcIngesterClients {
     }
 }
 
-fn connect_lazily(addr: &str) -> Result<MetricsIngesterClient<Channel>, tonic::Status> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
+/// A lazily connected channel to an ingester's gRPC address (metrics and logs clients alike).
+pub(crate) fn ingester_channel(addr: &str) -> Result<Channel, tonic::Status> {
+    Ok(Channel::from_shared(format!("http://{addr}"))
         .map_err(|e| tonic::Status::internal(format!("bad ingester address {addr}: {e}")))?
         .connect_timeout(std::time::Duration::from_secs(1))
         .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(MetricsIngesterClient::new(channel)
-        .max_decoding_message_size(256 << 20)
-        .max_encoding_message_size(256 << 20))
+        .connect_lazy())
+}
+
+/// Largest gRPC message to and from an ingester.
+pub(crate) const INGESTER_MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+fn connect_lazily(addr: &str) -> Result<MetricsIngesterClient<Channel>, tonic::Status> {
+    Ok(MetricsIngesterClient::new(ingester_channel(addr)?)
+        .max_decoding_message_size(INGESTER_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(INGESTER_MAX_MESSAGE_BYTES))
 }
 
 impl IngesterClientFactory for GrpcIngesterClients {
@@ -147,7 +154,8 @@ impl IngesterClientFactory for GrpcIngesterClients {
 /// How long a querier waits for one ingester's answer before counting it as failed.
 const INGESTER_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn with_timeout<T>(message: T) -> tonic::Request<T> {
+/// A request that gives up after [`INGESTER_QUERY_TIMEOUT`].
+pub(crate) fn with_timeout<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(INGESTER_QUERY_TIMEOUT);
     request

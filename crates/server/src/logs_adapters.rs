@@ -1,8 +1,6 @@
 //! Tonic clients of the logs ingesters (`LogsIngester` in proto/sextant/ingester.proto) for the
 //! narrow traits the distributor and the querier declare.
 
-use std::time::Duration;
-
 use futures::future::BoxFuture;
 use sextant_distributor::LogsIngesterClient as PushClient;
 use sextant_proto::ingester::logs_ingester_client::LogsIngesterClient;
@@ -14,8 +12,7 @@ use sextant_querier::LogsIngesterQueryClients;
 use sextant_ring::client_pool::ClientPool;
 use tonic::transport::Channel;
 
-/// How long a querier waits for one logs ingester's answer before counting it as failed.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::adapters::{ingester_channel, with_timeout, INGESTER_MAX_MESSAGE_BYTES};
 
 /// One lazily connected tonic client per logs ingester address.
 pub(crate) struct GrpcLogsIngesterClients {
@@ -31,14 +28,9 @@ impl Default for GrpcLogsIngesterClients {
 }
 
 fn connect_lazily(addr: &str) -> Result<LogsIngesterClient<Channel>, tonic::Status> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .map_err(|e| tonic::Status::internal(format!("bad ingester address {addr}: {e}")))?
-        .connect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(LogsIngesterClient::new(channel)
-        .max_decoding_message_size(256 << 20)
-        .max_encoding_message_size(256 << 20))
+    Ok(LogsIngesterClient::new(ingester_channel(addr)?)
+        .max_decoding_message_size(INGESTER_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(INGESTER_MAX_MESSAGE_BYTES))
 }
 
 impl PushClient for GrpcLogsIngesterClients {
@@ -50,12 +42,6 @@ impl PushClient for GrpcLogsIngesterClients {
         let client = self.pool.get(addr);
         Box::pin(async move { Ok(client?.push(request).await?.into_inner()) })
     }
-}
-
-fn with_timeout<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(QUERY_TIMEOUT);
-    request
 }
 
 impl LogsIngesterQueryClients for GrpcLogsIngesterClients {
