@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 LOADGEN_ARGS ?= --help
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test e2e promql-conformance logql-conformance lint bench loadgen fuzz clean-data helm-lint check-yaml
+.PHONY: help build run test e2e promql-conformance logql-conformance traceql-conformance lint bench loadgen fuzz clean-data helm-lint check-yaml
 
 help: ## List the targets
 	@echo 'usage: make <target>'
@@ -48,6 +48,9 @@ promql-conformance: ## PromQL .test scripts (SEXTANT_PROMQL_TESTDATA, default ..
 
 logql-conformance: ## LogQL .logqltest scripts (SEXTANT_LOGQL_TESTDATA, default ../shared/testdata/logql): one line per file
 	SEXTANT_LOGQL_FAILURES=$${SEXTANT_LOGQL_FAILURES:-0} cargo test -p sextant-logs --test logql_conformance -- --nocapture
+
+traceql-conformance: ## Tempo's TraceQL parser corpus (SEXTANT_TRACEQL_TESTDATA, default ../shared/testdata/traceql): one line per list
+	SEXTANT_TRACEQL_FAILURES=$${SEXTANT_TRACEQL_FAILURES:-0} cargo test -p sextant-traces --test traceql_conformance -- --nocapture
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

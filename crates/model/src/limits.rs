@@ -39,6 +39,9 @@ pub struct TenantLimits {
     pub max_native_histogram_buckets: usize,
     /// The logs limits (Loki's names and defaults), a nested `logs:` block.
     pub logs: TenantLogsLimits,
+    /// The traces limits (Tempo's names and defaults), a nested `traces:` block.
+    #[serde(default)]
+    pub traces: TenantTracesLimits,
 }
 
 impl Default for TenantLimits {
@@ -56,6 +59,7 @@ impl Default for TenantLimits {
             max_exemplars_per_user: 100_000,
             max_native_histogram_buckets: 0,
             logs: TenantLogsLimits::default(),
+            traces: TenantTracesLimits::default(),
         }
     }
 }
@@ -178,6 +182,51 @@ impl Default for TenantLogsLimits {
     }
 }
 
+/// Per-tenant traces limits, with Tempo's `overrides` names and defaults where Tempo has the
+/// limit. Sizes are bytes (decimal megabytes, as Tempo's `15e6`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantTracesLimits {
+    /// Span bytes per second accepted by each distributor for the tenant (token bucket refill
+    /// rate); default 15 MB/s. 0 disables the limit.
+    pub ingestion_rate_limit_bytes: u64,
+    /// Bucket size of the rate limiter: the largest push accepted at once; default 20 MB.
+    pub ingestion_burst_size_bytes: u64,
+    /// Most live (not yet cut) traces of the tenant in one ingester; default 10000. 0
+    /// disables the limit.
+    pub max_traces_per_user: u64,
+    /// Most live traces of the tenant across the cluster (before replication); each ingester
+    /// enforces its share. Default 0: off, as in Tempo.
+    pub max_global_traces_per_user: u64,
+    /// Largest trace in bytes (OTLP protobuf encoding); spans past it are refused; default
+    /// 5 MB. 0 disables the limit.
+    pub max_bytes_per_trace: u64,
+    /// Longest attribute key or string value in bytes; longer ones are truncated (Tempo's
+    /// behaviour, never a rejection); default 2048. 0 disables the check.
+    pub max_attribute_bytes: usize,
+    /// Most attributes on one span, event or link (Sextant's limit; the OpenTelemetry SDKs'
+    /// default attribute count limit is 128); spans over it are refused. 0 = no limit.
+    pub max_attributes_per_span: usize,
+    /// Most attributes on one resource or instrumentation scope (Sextant's limit); every span
+    /// under such a resource or scope is refused. 0 = no limit.
+    pub max_attributes_per_resource: usize,
+}
+
+impl Default for TenantTracesLimits {
+    fn default() -> Self {
+        TenantTracesLimits {
+            ingestion_rate_limit_bytes: 15_000_000,
+            ingestion_burst_size_bytes: 20_000_000,
+            max_traces_per_user: 10_000,
+            max_global_traces_per_user: 0,
+            max_bytes_per_trace: 5_000_000,
+            max_attribute_bytes: 2048,
+            max_attributes_per_span: 128,
+            max_attributes_per_resource: 128,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,10 +283,43 @@ mod tests {
     }
 
     #[test]
+    fn traces_block_is_nested_with_tempo_defaults() {
+        /// A property the parsed limits must have.
+        type Check = fn(&TenantLimits) -> bool;
+        // (yaml, check)
+        let cases: &[(&str, Check)] = &[
+            ("{}", |l| l.traces == TenantTracesLimits::default()),
+            ("traces: {}", |l| l.traces.max_traces_per_user == 10_000),
+            ("traces:\n  max_bytes_per_trace: 1000\n", |l| {
+                l.traces.max_bytes_per_trace == 1000 && l.traces.max_attribute_bytes == 2048
+            }),
+            ("traces:\n  ingestion_rate_limit_bytes: 0\n", |l| {
+                l.traces.ingestion_rate_limit_bytes == 0
+                    && l.traces.ingestion_burst_size_bytes == 20_000_000
+            }),
+        ];
+        for (yaml, check) in cases {
+            let limits: TenantLimits = serde_yaml::from_str(yaml).unwrap();
+            assert!(check(&limits), "{yaml}: {limits:?}");
+        }
+        let d = TenantTracesLimits::default();
+        assert_eq!(
+            (d.ingestion_rate_limit_bytes, d.ingestion_burst_size_bytes),
+            (15_000_000, 20_000_000)
+        );
+        assert_eq!(
+            (d.max_bytes_per_trace, d.max_attribute_bytes),
+            (5_000_000, 2048)
+        );
+        assert!(serde_yaml::from_str::<TenantLimits>("traces:\n  max_line_size: 5\n").is_err());
+    }
+
+    #[test]
     fn limits_round_trip_through_yaml() {
         let mut limits = TenantLimits::default();
         limits.logs.max_line_size_truncate = true;
         limits.logs.creation_grace_period = Duration::from_secs(90);
+        limits.traces.max_attributes_per_span = 7;
         let yaml = serde_yaml::to_string(&limits).unwrap();
         assert_eq!(serde_yaml::from_str::<TenantLimits>(&yaml).unwrap(), limits);
     }
