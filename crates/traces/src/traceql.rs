@@ -17,6 +17,7 @@
 //! scalar pipelines (`({ } | count()) > ({ } | count())`).
 
 mod ast;
+pub mod eval;
 mod lex;
 mod parse;
 mod validate;
