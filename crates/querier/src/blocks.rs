@@ -7,33 +7,47 @@
 
 pub(crate) mod catalog;
 pub(crate) mod index_cache;
+pub(crate) mod opener;
 mod read;
 
-use std::future::Future;
 use std::sync::Arc;
 
-use futures::future::try_join_all;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 use sextant_metrics::block::{BlockIndex, CHUNKS_FILE, INDEX_FILE};
 use sextant_metrics::promql::Series;
 use sextant_model::{Labels, Matcher, Signal, TenantId};
-use sextant_storage::{keys, BucketBlock};
-use tokio::sync::Semaphore;
 
 use crate::config::QuerierConfig;
 use crate::instrumentation::QuerierMetrics;
 use crate::source::QuerierError;
-use catalog::BlockCatalog;
-use index_cache::IndexCache;
+use opener::{BlockIndexFormat, BlockOpenMetrics, BlockOpener};
 use read::{decode, overlaps, plan_reads};
+
+impl BlockIndexFormat for BlockIndex {
+    const INDEX_FILE: &'static str = INDEX_FILE;
+
+    fn parse_index(bytes: &[u8]) -> Result<Self, String> {
+        BlockIndex::parse(bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl BlockOpenMetrics for QuerierMetrics {
+    fn block_opened(&self) {
+        QuerierMetrics::block_opened(self);
+    }
+
+    fn index_cache(&self, hit: bool) {
+        QuerierMetrics::index_cache(self, hit);
+    }
+
+    fn fetched(&self, file: &'static str, bytes: u64) {
+        QuerierMetrics::fetched(self, file, bytes);
+    }
+}
 
 /// The block side of every read.
 pub(crate) struct BlockReader {
-    store: Arc<dyn ObjectStore>,
-    catalog: BlockCatalog,
-    indexes: IndexCache<BlockIndex>,
-    permits: Semaphore,
-    metrics: QuerierMetrics,
+    blocks: BlockOpener<BlockIndex, QuerierMetrics>,
 }
 
 impl BlockReader {
@@ -43,15 +57,7 @@ impl BlockReader {
         metrics: QuerierMetrics,
     ) -> Self {
         BlockReader {
-            catalog: BlockCatalog::new(
-                Arc::clone(&store),
-                Signal::Metrics,
-                config.bucket_index_refresh,
-            ),
-            store,
-            indexes: IndexCache::new(config.index_cache_size),
-            permits: Semaphore::new(config.max_concurrent_block_reads.max(1)),
-            metrics,
+            blocks: BlockOpener::new(config, store, Signal::Metrics, "block", metrics),
         }
     }
 
@@ -63,25 +69,24 @@ impl BlockReader {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<Vec<Series>>, QuerierError> {
-        self.each_block(tenant, start, end, |meta, index| async move {
-            let matchers = matchers.to_vec();
-            let plan = blocking(move || plan_reads(&index, &matchers, start, end)).await?;
-            if plan.ranges.is_empty() {
-                return Ok(Vec::new());
-            }
-            let key = keys::block_object_key(Signal::Metrics, tenant, &meta.block_id, CHUNKS_FILE);
-            let fetched = self
-                .store
-                .get_ranges(&key, &plan.ranges)
-                .await
-                .map_err(|e| self.storage_error(tenant, &key, e))?;
-            let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
-            self.metrics.fetched("chunks", bytes);
-            blocking(move || decode(plan, &fetched, start, end))
-                .await?
-                .map_err(|e| QuerierError::Blocks(format!("block {}: {e}", meta.block_id)))
-        })
-        .await
+        let overlapping =
+            |b: &sextant_storage::BucketBlock| overlaps(b.min_time_ms, b.max_time_ms, start, end);
+        self.blocks
+            .each_block(tenant, overlapping, |meta, index| async move {
+                let matchers = matchers.to_vec();
+                let plan = blocking(move || plan_reads(&index, &matchers, start, end)).await?;
+                if plan.ranges.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let fetched = self
+                    .blocks
+                    .fetch_ranges(tenant, &meta.block_id, CHUNKS_FILE, &plan.ranges)
+                    .await?;
+                blocking(move || decode(plan, &fetched, start, end))
+                    .await?
+                    .map_err(|e| self.blocks.block_error(&meta.block_id, e))
+            })
+            .await
     }
 
     /// Label names of the blocks overlapping `[start, end]` (of the matching series when
@@ -162,84 +167,14 @@ impl BlockReader {
         T: Send + 'static,
         F: Fn(&BlockIndex) -> T + Clone + Send + 'static,
     {
-        self.each_block(tenant, start, end, |_, index| {
-            let f = f.clone();
-            async move { blocking(move || f(&index)).await }
-        })
-        .await
-    }
-
-    /// Runs `read` on every block overlapping `[start, end]`, at most
-    /// `max_concurrent_block_reads` at a time over the whole querier.
-    async fn each_block<'a, T, F, Fut>(
-        &'a self,
-        tenant: &'a TenantId,
-        start: i64,
-        end: i64,
-        read: F,
-    ) -> Result<Vec<T>, QuerierError>
-    where
-        F: Fn(BucketBlock, Arc<BlockIndex>) -> Fut,
-        Fut: Future<Output = Result<T, QuerierError>> + 'a,
-    {
-        let blocks = self.catalog.blocks(tenant).await?;
-        let read = &read;
-        let reads = blocks
-            .iter()
-            .filter(|m| overlaps(m.min_time_ms, m.max_time_ms, start, end))
-            .map(|meta| async move {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| QuerierError::Blocks("block reader closed".into()))?;
-                self.metrics.block_opened();
-                let index = self.index(tenant, meta).await?;
-                read(meta.clone(), index).await
-            });
-        try_join_all(reads).await
-    }
-
-    /// The block's parsed index, from the cache or fetched and parsed.
-    async fn index(
-        &self,
-        tenant: &TenantId,
-        meta: &BucketBlock,
-    ) -> Result<Arc<BlockIndex>, QuerierError> {
-        let cache_key = format!("{tenant}/{}", meta.block_id);
-        if let Some(index) = self.indexes.get(&cache_key) {
-            self.metrics.index_cache(true);
-            return Ok(index);
-        }
-        self.metrics.index_cache(false);
-        let key = keys::block_object_key(Signal::Metrics, tenant, &meta.block_id, INDEX_FILE);
-        let result = match self.store.get(&key).await {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        };
-        let bytes = result.map_err(|e| self.storage_error(tenant, &key, e))?;
-        let weight = bytes.len() as u64;
-        self.metrics.fetched("index", weight);
-        let index = blocking(move || BlockIndex::parse(&bytes))
-            .await?
-            .map_err(|e| QuerierError::Blocks(format!("block {}: {e}", meta.block_id)))?;
-        let index = Arc::new(index);
-        self.indexes.insert(cache_key, Arc::clone(&index), weight);
-        Ok(index)
-    }
-
-    /// A failed read; a missing object means the block list is stale, so it is reloaded by
-    /// the next query.
-    fn storage_error(
-        &self,
-        tenant: &TenantId,
-        key: &object_store::path::Path,
-        e: object_store::Error,
-    ) -> QuerierError {
-        if matches!(e, object_store::Error::NotFound { .. }) {
-            self.catalog.invalidate(tenant);
-        }
-        QuerierError::Blocks(format!("cannot read {key}: {e}"))
+        let overlapping =
+            |b: &sextant_storage::BucketBlock| overlaps(b.min_time_ms, b.max_time_ms, start, end);
+        self.blocks
+            .each_block(tenant, overlapping, |_, index| {
+                let f = f.clone();
+                async move { blocking(move || f(&index)).await }
+            })
+            .await
     }
 }
 
@@ -265,7 +200,5 @@ fn matching_labels(index: &BlockIndex, sets: &[Vec<Matcher>], start: i64, end: i
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, QuerierError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| QuerierError::Blocks(format!("block read task failed: {e}")))
+    opener::blocking("block", f).await
 }

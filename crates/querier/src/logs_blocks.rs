@@ -10,12 +10,10 @@
 //! from several blocks: callers merge streams by labels and entries by (time, line,
 //! metadata), as they do for ingester replicas.
 
-use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
 
-use futures::future::try_join_all;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use sextant_logs::block::{
@@ -25,11 +23,9 @@ use sextant_logs::logql::ast::Stage;
 use sextant_logs::logql::eval::{Entry, Stream};
 use sextant_logs::pipeline::LogsLineFilter;
 use sextant_model::{Labels, Matcher, Signal, TenantId};
-use sextant_storage::{keys, BucketBlock};
-use tokio::sync::Semaphore;
+use sextant_storage::BucketBlock;
 
-use crate::blocks::catalog::BlockCatalog;
-use crate::blocks::index_cache::IndexCache;
+use crate::blocks::opener::{BlockIndexFormat, BlockOpenMetrics, BlockOpener};
 use crate::config::QuerierConfig;
 use crate::source::QuerierError;
 
@@ -72,13 +68,34 @@ impl LogsBlockMetrics {
     }
 }
 
+impl BlockOpenMetrics for LogsBlockMetrics {
+    fn block_opened(&self) {
+        self.blocks_opened.inc();
+    }
+
+    fn index_cache(&self, hit: bool) {
+        match hit {
+            true => self.index_cache_hits.inc(),
+            false => self.index_cache_misses.inc(),
+        };
+    }
+
+    fn fetched(&self, _file: &'static str, bytes: u64) {
+        self.fetched_bytes.inc_by(bytes);
+    }
+}
+
+impl BlockIndexFormat for LogsBlockIndex {
+    const INDEX_FILE: &'static str = INDEX_FILE;
+
+    fn parse_index(bytes: &[u8]) -> Result<Self, String> {
+        LogsBlockIndex::parse(bytes).map_err(|e| e.to_string())
+    }
+}
+
 /// The block side of every logs read.
 pub(crate) struct LogsBlockReader {
-    store: Arc<dyn ObjectStore>,
-    catalog: BlockCatalog,
-    indexes: IndexCache<LogsBlockIndex>,
-    permits: Semaphore,
-    metrics: LogsBlockMetrics,
+    blocks: BlockOpener<LogsBlockIndex, LogsBlockMetrics>,
 }
 
 impl LogsBlockReader {
@@ -87,16 +104,9 @@ impl LogsBlockReader {
         store: Arc<dyn ObjectStore>,
         registry: &mut Registry,
     ) -> Self {
+        let metrics = LogsBlockMetrics::register(registry);
         LogsBlockReader {
-            catalog: BlockCatalog::new(
-                Arc::clone(&store),
-                Signal::Logs,
-                config.bucket_index_refresh,
-            ),
-            store,
-            indexes: IndexCache::new(config.index_cache_size),
-            permits: Semaphore::new(config.max_concurrent_block_reads.max(1)),
-            metrics: LogsBlockMetrics::register(registry),
+            blocks: BlockOpener::new(config, store, Signal::Logs, "logs block", metrics),
         }
     }
 
@@ -113,32 +123,31 @@ impl LogsBlockReader {
         let filter = LogsLineFilter::new(line_filters)
             .map_err(|e| QuerierError::BadRequest(e.to_string()))?;
         let filter = Arc::new(filter);
-        self.each_block(tenant, start_ns, end_ns, |block, index| {
-            let filter = filter.clone();
-            async move {
-                let matchers = matchers.to_vec();
-                let plan =
-                    blocking(move || plan_reads(&index, &matchers, start_ns, end_ns)).await?;
-                if plan.ranges.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let key =
-                    keys::block_object_key(Signal::Logs, tenant, &block.block_id, CHUNKS_FILE);
-                let fetched = self
-                    .store
-                    .get_ranges(&key, &plan.ranges)
-                    .await
-                    .map_err(|e| self.storage_error(tenant, &key, e))?;
-                let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
-                self.metrics.fetched_bytes.inc_by(bytes);
-                blocking(move || decode(plan, &fetched, &filter, start_ns, end_ns))
-                    .await?
-                    .map_err(|e| {
-                        QuerierError::Blocks(format!("logs block {}: {e}", block.block_id))
-                    })
-            }
-        })
-        .await
+        self.blocks
+            .each_block(
+                tenant,
+                |b: &BucketBlock| block_may_overlap(b, start_ns, end_ns),
+                |block, index| {
+                    let filter = filter.clone();
+                    async move {
+                        let matchers = matchers.to_vec();
+                        let plan =
+                            blocking(move || plan_reads(&index, &matchers, start_ns, end_ns))
+                                .await?;
+                        if plan.ranges.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        let fetched = self
+                            .blocks
+                            .fetch_ranges(tenant, &block.block_id, CHUNKS_FILE, &plan.ranges)
+                            .await?;
+                        blocking(move || decode(plan, &fetched, &filter, start_ns, end_ns))
+                            .await?
+                            .map_err(|e| self.blocks.block_error(&block.block_id, e))
+                    }
+                },
+            )
+            .await
     }
 
     /// Label sets of the streams matching any matcher set (all streams when there is none)
@@ -151,84 +160,18 @@ impl LogsBlockReader {
         end_ns: i64,
     ) -> Result<Vec<Vec<Labels>>, QuerierError> {
         let sets = matcher_sets.to_vec();
-        self.each_block(tenant, start_ns, end_ns, |_, index| {
-            let sets = sets.clone();
-            async move { blocking(move || matching_labels(&index, &sets, start_ns, end_ns)).await }
-        })
-        .await
-    }
-
-    /// Runs `read` on every block that may overlap `[start_ns, end_ns)`, at most
-    /// `max_concurrent_block_reads` at a time over the whole querier.
-    async fn each_block<'a, T, F, Fut>(
-        &'a self,
-        tenant: &'a TenantId,
-        start_ns: i64,
-        end_ns: i64,
-        read: F,
-    ) -> Result<Vec<T>, QuerierError>
-    where
-        F: Fn(BucketBlock, Arc<LogsBlockIndex>) -> Fut,
-        Fut: Future<Output = Result<T, QuerierError>> + 'a,
-    {
-        let blocks = self.catalog.blocks(tenant).await?;
-        let read = &read;
-        let reads = blocks
-            .iter()
-            .filter(|b| block_may_overlap(b, start_ns, end_ns))
-            .map(|block| async move {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .map_err(|_| QuerierError::Blocks("logs block reader closed".into()))?;
-                self.metrics.blocks_opened.inc();
-                let index = self.index(tenant, block).await?;
-                read(block.clone(), index).await
-            });
-        try_join_all(reads).await
-    }
-
-    /// The block's parsed index, from the cache or fetched and parsed.
-    async fn index(
-        &self,
-        tenant: &TenantId,
-        block: &BucketBlock,
-    ) -> Result<Arc<LogsBlockIndex>, QuerierError> {
-        let cache_key = format!("{tenant}/{}", block.block_id);
-        if let Some(index) = self.indexes.get(&cache_key) {
-            self.metrics.index_cache_hits.inc();
-            return Ok(index);
-        }
-        self.metrics.index_cache_misses.inc();
-        let key = keys::block_object_key(Signal::Logs, tenant, &block.block_id, INDEX_FILE);
-        let result = match self.store.get(&key).await {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        };
-        let bytes = result.map_err(|e| self.storage_error(tenant, &key, e))?;
-        let weight = bytes.len() as u64;
-        self.metrics.fetched_bytes.inc_by(weight);
-        let index = blocking(move || LogsBlockIndex::parse(&bytes))
-            .await?
-            .map_err(|e| QuerierError::Blocks(format!("logs block {}: {e}", block.block_id)))?;
-        let index = Arc::new(index);
-        self.indexes.insert(cache_key, Arc::clone(&index), weight);
-        Ok(index)
-    }
-
-    /// A failed read; a missing object means the block list is stale, so it is reloaded by
-    /// the next query.
-    fn storage_error(
-        &self,
-        tenant: &TenantId,
-        key: &object_store::path::Path,
-        e: object_store::Error,
-    ) -> QuerierError {
-        if matches!(e, object_store::Error::NotFound { .. }) {
-            self.catalog.invalidate(tenant);
-        }
-        QuerierError::Blocks(format!("cannot read {key}: {e}"))
+        self.blocks
+            .each_block(
+                tenant,
+                |b: &BucketBlock| block_may_overlap(b, start_ns, end_ns),
+                |_, index| {
+                    let sets = sets.clone();
+                    async move {
+                        blocking(move || matching_labels(&index, &sets, start_ns, end_ns)).await
+                    }
+                },
+            )
+            .await
     }
 }
 
@@ -340,9 +283,7 @@ fn matching_labels(
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, QuerierError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| QuerierError::Blocks(format!("logs block read task failed: {e}")))
+    crate::blocks::opener::blocking("logs block", f).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! The logs block reader over blocks written into an in-memory bucket.
 
 use object_store::memory::InMemory;
-use object_store::PutPayload;
+use object_store::{ObjectStoreExt, PutPayload};
 use sextant_logs::block::{LogsBlockCompaction, LogsBlockSource, LogsBlockWriter, META_FILE};
 use sextant_model::MatchOp;
-use sextant_storage::update_bucket_index;
+use sextant_storage::{keys, update_bucket_index};
 
 use super::*;
 

@@ -1,0 +1,169 @@
+//! Opening a signal's blocks, shared by the metrics and the logs block readers: which blocks
+//! overlap a query (from the [`BlockCatalog`]), their parsed indexes (fetched once, kept in
+//! the [`IndexCache`]), byte ranges of their other files, at most `max_concurrent_block_reads`
+//! blocks at a time over the whole querier. A missing object means the block list is stale:
+//! it is reloaded by the next query.
+
+use std::future::Future;
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::try_join_all;
+use object_store::{ObjectStore, ObjectStoreExt};
+use sextant_model::{Signal, TenantId};
+use sextant_storage::{keys, BucketBlock};
+use tokio::sync::Semaphore;
+
+use super::catalog::BlockCatalog;
+use super::index_cache::IndexCache;
+use crate::config::QuerierConfig;
+use crate::source::QuerierError;
+
+/// A block index format: parsed from the block's `index` file.
+pub(crate) trait BlockIndexFormat: Sized + Send + Sync + 'static {
+    /// The block's index file name.
+    const INDEX_FILE: &'static str;
+
+    fn parse_index(bytes: &[u8]) -> Result<Self, String>;
+}
+
+/// What opening blocks reports (each signal counts in its own metrics).
+pub(crate) trait BlockOpenMetrics: Send + Sync {
+    fn block_opened(&self);
+    fn index_cache(&self, hit: bool);
+    /// Bytes fetched from a block's `file` (`index`, `chunks`).
+    fn fetched(&self, file: &'static str, bytes: u64);
+}
+
+/// Opens the blocks of one signal.
+pub(crate) struct BlockOpener<I, M> {
+    store: Arc<dyn ObjectStore>,
+    signal: Signal,
+    /// How errors name a block: "block", "logs block".
+    noun: &'static str,
+    catalog: BlockCatalog,
+    indexes: IndexCache<I>,
+    permits: Semaphore,
+    pub(crate) metrics: M,
+}
+
+impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
+    pub(crate) fn new(
+        config: &QuerierConfig,
+        store: Arc<dyn ObjectStore>,
+        signal: Signal,
+        noun: &'static str,
+        metrics: M,
+    ) -> Self {
+        BlockOpener {
+            catalog: BlockCatalog::new(Arc::clone(&store), signal, config.bucket_index_refresh),
+            store,
+            signal,
+            noun,
+            indexes: IndexCache::new(config.index_cache_size),
+            permits: Semaphore::new(config.max_concurrent_block_reads.max(1)),
+            metrics,
+        }
+    }
+
+    /// Runs `read` on every listed block for which `overlaps` holds, with its parsed index.
+    pub(crate) async fn each_block<'a, T, F, Fut>(
+        &'a self,
+        tenant: &'a TenantId,
+        overlaps: impl Fn(&BucketBlock) -> bool,
+        read: F,
+    ) -> Result<Vec<T>, QuerierError>
+    where
+        F: Fn(BucketBlock, Arc<I>) -> Fut,
+        Fut: Future<Output = Result<T, QuerierError>> + 'a,
+    {
+        let blocks = self.catalog.blocks(tenant).await?;
+        let read = &read;
+        let reads = blocks
+            .iter()
+            .filter(|b| overlaps(b))
+            .map(|block| async move {
+                let _permit =
+                    self.permits.acquire().await.map_err(|_| {
+                        QuerierError::Blocks(format!("{} reader closed", self.noun))
+                    })?;
+                self.metrics.block_opened();
+                let index = self.index(tenant, block).await?;
+                read(block.clone(), index).await
+            });
+        try_join_all(reads).await
+    }
+
+    /// The byte `ranges` of the block's `file`.
+    pub(crate) async fn fetch_ranges(
+        &self,
+        tenant: &TenantId,
+        block_id: &str,
+        file: &'static str,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>, QuerierError> {
+        let key = keys::block_object_key(self.signal, tenant, block_id, file);
+        let fetched = self
+            .store
+            .get_ranges(&key, ranges)
+            .await
+            .map_err(|e| self.storage_error(tenant, &key, e))?;
+        let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
+        self.metrics.fetched(file, bytes);
+        Ok(fetched)
+    }
+
+    /// A block's error, naming the block.
+    pub(crate) fn block_error(&self, block_id: &str, e: impl std::fmt::Display) -> QuerierError {
+        QuerierError::Blocks(format!("{} {block_id}: {e}", self.noun))
+    }
+
+    /// The block's parsed index, from the cache or fetched and parsed.
+    async fn index(&self, tenant: &TenantId, block: &BucketBlock) -> Result<Arc<I>, QuerierError> {
+        let cache_key = format!("{tenant}/{}", block.block_id);
+        if let Some(index) = self.indexes.get(&cache_key) {
+            self.metrics.index_cache(true);
+            return Ok(index);
+        }
+        self.metrics.index_cache(false);
+        let key = keys::block_object_key(self.signal, tenant, &block.block_id, I::INDEX_FILE);
+        let result = match self.store.get(&key).await {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        };
+        let bytes = result.map_err(|e| self.storage_error(tenant, &key, e))?;
+        let weight = bytes.len() as u64;
+        self.metrics.fetched("index", weight);
+        let index = blocking(self.noun, move || I::parse_index(&bytes))
+            .await?
+            .map_err(|e| self.block_error(&block.block_id, e))?;
+        let index = Arc::new(index);
+        self.indexes.insert(cache_key, Arc::clone(&index), weight);
+        Ok(index)
+    }
+
+    /// A failed read; a missing object means the block list is stale, so it is reloaded by
+    /// the next query.
+    fn storage_error(
+        &self,
+        tenant: &TenantId,
+        key: &object_store::path::Path,
+        e: object_store::Error,
+    ) -> QuerierError {
+        if matches!(e, object_store::Error::NotFound { .. }) {
+            self.catalog.invalidate(tenant);
+        }
+        QuerierError::Blocks(format!("cannot read {key}: {e}"))
+    }
+}
+
+/// Runs CPU work (parsing, matching, decoding) on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    noun: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, QuerierError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| QuerierError::Blocks(format!("{noun} read task failed: {e}")))
+}
