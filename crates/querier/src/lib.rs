@@ -37,6 +37,7 @@ pub mod loki_api;
 mod merge;
 pub mod querier;
 pub mod source;
+pub mod traces_source;
 mod wire;
 
 pub use config::QuerierConfig;
@@ -45,3 +46,6 @@ pub use logs_querier::{LogsIngesterQueryClients, LogsQuerier};
 pub use loki_api::{loki_api_router, LogsSource, LokiApiConfig, LokiApiState, MemLogsSource};
 pub use querier::{Clock, Querier};
 pub use source::{MetadataEntry, MetricsSource, QuerierError};
+pub use traces_source::{
+    TracesSearchOutcome, TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
+};
