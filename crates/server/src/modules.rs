@@ -6,25 +6,19 @@ use std::sync::Arc;
 use axum::Router;
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
-use sextant_distributor::{Distributor, DistributorOtlpGrpcServer, LogsDistributor};
-use sextant_ingester::{
-    LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, MetricsIngester,
-    LOGS_FLUSH_PATH,
-};
+use sextant_distributor::DistributorOtlpGrpcServer;
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
-use sextant_kit::tenant::TenantResolver;
-use sextant_metrics::promql::{Engine, EngineOptions};
 use sextant_model::Signal;
-use sextant_querier::api::{prometheus_api_router, ApiState};
-use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState, Querier};
 use sextant_ring::{GossipKv, Ring};
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters;
 use crate::config::RootConfig;
-use crate::logs_adapters::GrpcLogsIngesterClients;
+
+mod logs;
+mod metrics;
 
 /// What init functions build and share. Filled in dependency order.
 pub struct Context {
@@ -42,6 +36,10 @@ pub struct Context {
     ingester_metrics_ring: Option<Arc<Ring>>,
     ingester_logs_ring: Option<Arc<Ring>>,
     store: Option<Arc<dyn ObjectStore>>,
+    /// OTLP gRPC services of every signal's distributor, served together on
+    /// `distributor.otlp_grpc_listen_address`.
+    otlp_grpc_routes: tonic::service::RoutesBuilder,
+    otlp_grpc_used: bool,
 }
 
 impl Context {
@@ -59,7 +57,24 @@ impl Context {
             ingester_metrics_ring: None,
             ingester_logs_ring: None,
             store: None,
+            otlp_grpc_routes: tonic::service::RoutesBuilder::default(),
+            otlp_grpc_used: false,
         }
+    }
+
+    /// The OTLP gRPC listener serving what the distributors registered, if any did: started
+    /// after every module, stopped before them.
+    pub fn otlp_grpc_server(&mut self) -> Option<Arc<dyn Service>> {
+        if !self.otlp_grpc_used {
+            return None;
+        }
+        self.otlp_grpc_used = false;
+        let routes = std::mem::take(&mut self.otlp_grpc_routes).routes();
+        Some(Arc::new(DistributorOtlpGrpcServer::new(
+            "distributor-otlp-grpc",
+            self.config.distributor.otlp_grpc_listen_address.clone(),
+            routes,
+        )))
     }
 
     pub fn gossip(&self) -> Option<Arc<GossipKv>> {
@@ -108,42 +123,42 @@ pub fn table() -> ModuleTable<Context, InitError> {
             Module {
                 name: "ring-ingester-metrics",
                 deps: &["memberlist-kv"],
-                init: init_ingester_metrics_ring,
+                init: metrics::init_ingester_metrics_ring,
             },
             Module {
                 name: "distributor-metrics",
                 deps: &["runtime-config", "ring-ingester-metrics"],
-                init: init_distributor_metrics,
+                init: metrics::init_distributor_metrics,
             },
             Module {
                 name: "ingester-metrics",
                 deps: &["runtime-config", "ring-ingester-metrics", "storage"],
-                init: init_ingester_metrics,
+                init: metrics::init_ingester_metrics,
             },
             Module {
                 name: "querier-metrics",
                 deps: &["ring-ingester-metrics", "storage"],
-                init: init_querier_metrics,
+                init: metrics::init_querier_metrics,
             },
             Module {
                 name: "ring-ingester-logs",
                 deps: &["memberlist-kv"],
-                init: init_ingester_logs_ring,
+                init: logs::init_ingester_logs_ring,
             },
             Module {
                 name: "distributor-logs",
                 deps: &["runtime-config", "ring-ingester-logs"],
-                init: init_distributor_logs,
+                init: logs::init_distributor_logs,
             },
             Module {
                 name: "ingester-logs",
                 deps: &["runtime-config", "ring-ingester-logs", "storage"],
-                init: init_ingester_logs,
+                init: logs::init_ingester_logs,
             },
             Module {
                 name: "querier-logs",
                 deps: &["ring-ingester-logs", "storage"],
-                init: init_querier_logs,
+                init: logs::init_querier_logs,
             },
         ],
         Vec::new(),
@@ -226,248 +241,6 @@ fn init_storage(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError
         &mut ctx.registry,
     ));
     ctx.store = Some(store);
-    Ok(None)
-}
-
-fn init_ingester_metrics_ring(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ring-ingester-metrics", "memberlist-kv"))?;
-    let rf = ctx.config.ingester.metrics.replication_factor;
-    let ring = Arc::new(adapters::ingester_ring(
-        &ctx.config,
-        "ingester-metrics",
-        rf,
-        kv,
-    ));
-    ctx.rings.push((
-        "ingester-metrics".to_string(),
-        ctx.config.ingester.lifecycler.heartbeat_timeout,
-    ));
-    ctx.ingester_metrics_ring = Some(ring);
-    Ok(None)
-}
-
-fn init_ingester_logs_ring(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ring-ingester-logs", "memberlist-kv"))?;
-    let rf = ctx.config.ingester.logs.replication_factor;
-    let ring = Arc::new(adapters::ingester_ring(
-        &ctx.config,
-        "ingester-logs",
-        rf,
-        kv,
-    ));
-    ctx.rings.push((
-        "ingester-logs".to_string(),
-        ctx.config.ingester.lifecycler.heartbeat_timeout,
-    ));
-    ctx.ingester_logs_ring = Some(ring);
-    Ok(None)
-}
-
-fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "memberlist-kv"))?;
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "ring-ingester-logs"))?;
-    let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
-        .map_err(|e| init_error("ingester-logs", e))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "storage"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "runtime-config"))?;
-    let config = ctx.config.ingester.clone();
-    let limits = LogsStreamLimits::new(
-        overrides,
-        membership.clone(),
-        config.logs.replication_factor,
-    );
-    let ingester = Arc::new(
-        LogsIngester::new(
-            std::path::Path::new(&config.wal_dir),
-            config.logs.db_template(),
-        )
-        .with_stream_limits(limits),
-    );
-    ctx.grpc_routes.add_service(ingester.grpc_service());
-    let shipper = LogsShipper::new(
-        ingester.clone(),
-        config.logs.clone(),
-        store,
-        &config.lifecycler.instance_id,
-        &mut ctx.registry,
-    );
-    // `/ingester/flush` belongs to the metrics ingester when this process runs one
-    let runs_metrics_ingester = ctx.config.signals.contains(&Signal::Metrics)
-        && ctx.config.targets().iter().any(|t| {
-            *t == "ingester"
-                || ALIASES
-                    .iter()
-                    .any(|(alias, components)| alias == t && components.contains(&"ingester"))
-        });
-    let flush_paths: &[&str] = match runs_metrics_ingester {
-        true => &[LOGS_FLUSH_PATH],
-        false => &[LOGS_FLUSH_PATH, "/ingester/flush"],
-    };
-    ctx.http_routes.push(shipper.router(flush_paths));
-    // the shipper starts after the WAL replay and stops before the ingester leaves the ring
-    let lifecycle = Arc::new(LogsIngesterService::new(
-        ingester,
-        membership,
-        ctx.readiness.register("ingester-logs"),
-        config.logs.wal_fsync_interval,
-    ));
-    Ok(Some(Arc::new(adapters::Sequence::new(
-        "ingester-logs",
-        vec![lifecycle, shipper.service()],
-    ))))
-}
-
-fn init_distributor_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("distributor-logs", "ring-ingester-logs"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("distributor-logs", "runtime-config"))?;
-    let distributor = Arc::new(LogsDistributor::new(
-        ctx.config.distributor.clone(),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
-        overrides,
-        adapters::ring_snapshot(ring),
-        Arc::new(GrpcLogsIngesterClients::default()),
-        &mut ctx.registry,
-    ));
-    ctx.http_routes.push(distributor.clone().router());
-    // OTLP logs over gRPC on their own listener, bound when the module starts.
-    let otlp = DistributorOtlpGrpcServer::new(
-        "distributor-logs",
-        ctx.config.distributor.otlp_grpc_listen_address.clone(),
-        tonic::service::Routes::new(distributor.otlp_grpc_service()),
-    );
-    Ok(Some(Arc::new(otlp)))
-}
-
-fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("querier-logs", "ring-ingester-logs"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("querier-logs", "storage"))?;
-    let querier = LogsQuerier::new(
-        adapters::ring_snapshot(ring),
-        Arc::new(GrpcLogsIngesterClients::default()),
-        &mut ctx.registry,
-    )
-    .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
-    let state = LokiApiState::new(
-        Arc::new(querier),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
-        ctx.config.querier.loki_api.clone(),
-    );
-    ctx.http_routes.push(loki_api_router(state));
-    Ok(None)
-}
-
-fn init_distributor_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("distributor-metrics", "ring-ingester-metrics"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("distributor-metrics", "runtime-config"))?;
-    let distributor = Arc::new(Distributor::new(
-        ctx.config.distributor.clone(),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
-        overrides,
-        adapters::ring_snapshot(ring),
-        Arc::new(adapters::GrpcIngesterClients::default()),
-        &mut ctx.registry,
-    ));
-    ctx.http_routes.push(distributor.router());
-    Ok(None)
-}
-
-fn init_ingester_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "memberlist-kv"))?;
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "ring-ingester-metrics"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "runtime-config"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "storage"))?;
-    let membership = adapters::membership(&ctx.config, "ingester-metrics", kv, ring)
-        .map_err(|e| init_error("ingester-metrics", e))?;
-    let ingester = MetricsIngester::new(
-        ctx.config.ingester.clone(),
-        overrides,
-        membership,
-        store,
-        ctx.readiness.register("ingester-metrics"),
-        ctx.shutdown.clone(),
-        &mut ctx.registry,
-    );
-    ctx.grpc_routes.add_service(ingester.grpc_service());
-    ctx.http_routes.push(ingester.router());
-    // The shipper starts after the WAL replay and stops before the ingester leaves the ring.
-    Ok(Some(Arc::new(adapters::Sequence::new(
-        "ingester-metrics",
-        vec![ingester.service(), ingester.shipper_service()],
-    ))))
-}
-
-fn init_querier_metrics(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("querier-metrics", "ring-ingester-metrics"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("querier-metrics", "storage"))?;
-    let config = ctx.config.querier.clone();
-    let querier = Querier::new(
-        config.clone(),
-        adapters::ring_snapshot(ring),
-        Arc::new(adapters::GrpcIngesterClients::default()),
-        store,
-        &mut ctx.registry,
-    );
-    let state = ApiState::with_config(
-        Arc::new(querier),
-        Engine::new(EngineOptions::default()),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
-        config.prometheus_api,
-    );
-    ctx.http_routes.push(prometheus_api_router(state));
     Ok(None)
 }
 

@@ -108,7 +108,8 @@ pub async fn run(config: RootConfig) -> anyhow::Result<()> {
     let stop_timeout = config.server.graceful_shutdown_timeout;
 
     let mut ctx = Context::new(config, shutdown.clone());
-    let services = table.init(&names, &mut ctx)?;
+    let mut services = table.init(&names, &mut ctx)?;
+    services.extend(ctx.otlp_grpc_server());
     let manager = ServiceManager::new(services, stop_timeout);
 
     let gossip = ctx.gossip();

@@ -1,0 +1,156 @@
+//! The logs modules: the `ingester-logs` ring, and the distributor, ingester and querier of
+//! logs (Loki's push and query APIs).
+
+use std::sync::Arc;
+
+use sextant_distributor::LogsDistributor;
+use sextant_ingester::{
+    LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH,
+};
+use sextant_kit::service::Service;
+use sextant_kit::tenant::TenantResolver;
+use sextant_model::Signal;
+use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState};
+
+use super::{init_error, missing, Context, InitError, ALIASES};
+use crate::adapters;
+use crate::logs_adapters::GrpcLogsIngesterClients;
+
+pub(super) fn init_ingester_logs_ring(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ring-ingester-logs", "memberlist-kv"))?;
+    let rf = ctx.config.ingester.logs.replication_factor;
+    let ring = Arc::new(adapters::ingester_ring(
+        &ctx.config,
+        "ingester-logs",
+        rf,
+        kv,
+    ));
+    ctx.rings.push((
+        "ingester-logs".to_string(),
+        ctx.config.ingester.lifecycler.heartbeat_timeout,
+    ));
+    ctx.ingester_logs_ring = Some(ring);
+    Ok(None)
+}
+
+pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "memberlist-kv"))?;
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "ring-ingester-logs"))?;
+    let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
+        .map_err(|e| init_error("ingester-logs", e))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "storage"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("ingester-logs", "runtime-config"))?;
+    let config = ctx.config.ingester.clone();
+    let limits = LogsStreamLimits::new(
+        overrides,
+        membership.clone(),
+        config.logs.replication_factor,
+    );
+    let ingester = Arc::new(
+        LogsIngester::new(
+            std::path::Path::new(&config.wal_dir),
+            config.logs.db_template(),
+        )
+        .with_stream_limits(limits),
+    );
+    ctx.grpc_routes.add_service(ingester.grpc_service());
+    let shipper = LogsShipper::new(
+        ingester.clone(),
+        config.logs.clone(),
+        store,
+        &config.lifecycler.instance_id,
+        &mut ctx.registry,
+    );
+    // `/ingester/flush` belongs to the metrics ingester when this process runs one
+    let runs_metrics_ingester = ctx.config.signals.contains(&Signal::Metrics)
+        && ctx.config.targets().iter().any(|t| {
+            *t == "ingester"
+                || ALIASES
+                    .iter()
+                    .any(|(alias, components)| alias == t && components.contains(&"ingester"))
+        });
+    let flush_paths: &[&str] = match runs_metrics_ingester {
+        true => &[LOGS_FLUSH_PATH],
+        false => &[LOGS_FLUSH_PATH, "/ingester/flush"],
+    };
+    ctx.http_routes.push(shipper.router(flush_paths));
+    // the shipper starts after the WAL replay and stops before the ingester leaves the ring
+    let lifecycle = Arc::new(LogsIngesterService::new(
+        ingester,
+        membership,
+        ctx.readiness.register("ingester-logs"),
+        config.logs.wal_fsync_interval,
+    ));
+    Ok(Some(Arc::new(adapters::Sequence::new(
+        "ingester-logs",
+        vec![lifecycle, shipper.service()],
+    ))))
+}
+
+pub(super) fn init_distributor_logs(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("distributor-logs", "ring-ingester-logs"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("distributor-logs", "runtime-config"))?;
+    let distributor = Arc::new(LogsDistributor::new(
+        ctx.config.distributor.clone(),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        overrides,
+        adapters::ring_snapshot(ring),
+        Arc::new(GrpcLogsIngesterClients::default()),
+        &mut ctx.registry,
+    ));
+    ctx.http_routes.push(distributor.clone().router());
+    // OTLP logs over gRPC on the shared OTLP listener (bound once every module is built)
+    ctx.otlp_grpc_routes
+        .add_service(distributor.otlp_grpc_service());
+    ctx.otlp_grpc_used = true;
+    Ok(None)
+}
+
+pub(super) fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_logs_ring
+        .clone()
+        .ok_or_else(|| missing("querier-logs", "ring-ingester-logs"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("querier-logs", "storage"))?;
+    let querier = LogsQuerier::new(
+        adapters::ring_snapshot(ring),
+        Arc::new(GrpcLogsIngesterClients::default()),
+        &mut ctx.registry,
+    )
+    .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
+    let state = LokiApiState::new(
+        Arc::new(querier),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.config.querier.loki_api.clone(),
+    );
+    ctx.http_routes.push(loki_api_router(state));
+    Ok(None)
+}

@@ -1,0 +1,128 @@
+//! The metrics modules: the `ingester-metrics` ring, and the distributor, ingester and
+//! querier of metrics (remote write, the Prometheus API).
+
+use std::sync::Arc;
+
+use sextant_distributor::Distributor;
+use sextant_ingester::MetricsIngester;
+use sextant_kit::service::Service;
+use sextant_kit::tenant::TenantResolver;
+use sextant_metrics::promql::{Engine, EngineOptions};
+use sextant_querier::api::{prometheus_api_router, ApiState};
+use sextant_querier::Querier;
+
+use super::{init_error, missing, Context, InitError};
+use crate::adapters;
+
+pub(super) fn init_ingester_metrics_ring(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ring-ingester-metrics", "memberlist-kv"))?;
+    let rf = ctx.config.ingester.metrics.replication_factor;
+    let ring = Arc::new(adapters::ingester_ring(
+        &ctx.config,
+        "ingester-metrics",
+        rf,
+        kv,
+    ));
+    ctx.rings.push((
+        "ingester-metrics".to_string(),
+        ctx.config.ingester.lifecycler.heartbeat_timeout,
+    ));
+    ctx.ingester_metrics_ring = Some(ring);
+    Ok(None)
+}
+
+pub(super) fn init_distributor_metrics(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_metrics_ring
+        .clone()
+        .ok_or_else(|| missing("distributor-metrics", "ring-ingester-metrics"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("distributor-metrics", "runtime-config"))?;
+    let distributor = Arc::new(Distributor::new(
+        ctx.config.distributor.clone(),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        overrides,
+        adapters::ring_snapshot(ring),
+        Arc::new(adapters::GrpcIngesterClients::default()),
+        &mut ctx.registry,
+    ));
+    ctx.http_routes.push(distributor.router());
+    Ok(None)
+}
+
+pub(super) fn init_ingester_metrics(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing("ingester-metrics", "memberlist-kv"))?;
+    let ring = ctx
+        .ingester_metrics_ring
+        .clone()
+        .ok_or_else(|| missing("ingester-metrics", "ring-ingester-metrics"))?;
+    let overrides = ctx
+        .overrides
+        .clone()
+        .ok_or_else(|| missing("ingester-metrics", "runtime-config"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("ingester-metrics", "storage"))?;
+    let membership = adapters::membership(&ctx.config, "ingester-metrics", kv, ring)
+        .map_err(|e| init_error("ingester-metrics", e))?;
+    let ingester = MetricsIngester::new(
+        ctx.config.ingester.clone(),
+        overrides,
+        membership,
+        store,
+        ctx.readiness.register("ingester-metrics"),
+        ctx.shutdown.clone(),
+        &mut ctx.registry,
+    );
+    ctx.grpc_routes.add_service(ingester.grpc_service());
+    ctx.http_routes.push(ingester.router());
+    // The shipper starts after the WAL replay and stops before the ingester leaves the ring.
+    Ok(Some(Arc::new(adapters::Sequence::new(
+        "ingester-metrics",
+        vec![ingester.service(), ingester.shipper_service()],
+    ))))
+}
+
+pub(super) fn init_querier_metrics(
+    ctx: &mut Context,
+) -> Result<Option<Arc<dyn Service>>, InitError> {
+    let ring = ctx
+        .ingester_metrics_ring
+        .clone()
+        .ok_or_else(|| missing("querier-metrics", "ring-ingester-metrics"))?;
+    let store = ctx
+        .store
+        .clone()
+        .ok_or_else(|| missing("querier-metrics", "storage"))?;
+    let config = ctx.config.querier.clone();
+    let querier = Querier::new(
+        config.clone(),
+        adapters::ring_snapshot(ring),
+        Arc::new(adapters::GrpcIngesterClients::default()),
+        store,
+        &mut ctx.registry,
+    );
+    let state = ApiState::with_config(
+        Arc::new(querier),
+        Engine::new(EngineOptions::default()),
+        TenantResolver::new(ctx.config.multitenancy_enabled),
+        config.prometheus_api,
+    );
+    ctx.http_routes.push(prometheus_api_router(state));
+    Ok(None)
+}
