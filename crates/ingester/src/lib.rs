@@ -8,6 +8,10 @@
 //! - `logs_ingester`: the logs side's storage half — a stream head + WAL per tenant
 //!   (`sextant_logs::db`), replay, push and queries over gRPC (`LogsIngester`), ring
 //!   membership; its `shipper` (`LogsShipper`) cuts logs blocks, uploads them and truncates.
+//! - `traces_ingester`: the traces side — live and completed traces + WAL per tenant
+//!   (`sextant_traces::db`), replay, push, trace by ID, TraceQL search and tags over gRPC
+//!   (`TracesIngester`, limits in `TracesIngesterLimits`); its `shipper` (`TracesShipper`)
+//!   completes idle traces, cuts, uploads and releases traces blocks.
 //! - `error`: `IngesterError` (block shipping).
 //! - `instrumentation`: `sextant_ingester_*` self-metrics.
 //!
@@ -20,10 +24,15 @@ mod error;
 mod instrumentation;
 mod logs_ingester;
 mod metrics_ingester;
+mod traces_ingester;
 
-pub use config::{IngesterConfig, IngesterLogsConfig, IngesterMetricsConfig};
+pub use config::{IngesterConfig, IngesterLogsConfig, IngesterMetricsConfig, IngesterTracesConfig};
 pub use error::IngesterError;
 pub use logs_ingester::{
     LogsGrpc, LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH,
 };
 pub use metrics_ingester::{BlockShipperService, MetricsIngester, RingMembership, ShipOutcome};
+pub use traces_ingester::{
+    HeadService, TracesGrpc, TracesIngester, TracesIngesterLimits, TracesIngesterService,
+    TracesShipper, WalHeads, TRACES_FLUSH_PATH,
+};
