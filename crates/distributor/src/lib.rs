@@ -11,6 +11,10 @@
 //!   route streams, build per-ingester requests: `logs_push/prepare.rs`), Loki's byte rate
 //!   limit and partial-accept answers. Shares `replication` and `limiter` with `metrics_push`.
 //!   OTLP logs over gRPC (`LogsService/Export`, `logs_push/otlp_grpc.rs`) takes the same path.
+//! - `traces_push`: `TracesDistributor`, the `/v1/traces` and `/otlp/v1/traces` handlers and
+//!   OTLP gRPC `TraceService/Export`: decode and validate with partial success (on the blocking
+//!   pool), Tempo's byte rate limit, each trace ID hashed onto `ingester-traces` and its spans
+//!   encoded once for its RF replicas, quorum per replica set, ingester refusals per limit.
 //! - `otlp_grpc_server`: `DistributorOtlpGrpcServer`, the service that owns the OTLP gRPC
 //!   listener (`distributor.otlp_grpc_listen_address`).
 //! - `replication`: grouping series by replica set and the quorum rule.
@@ -29,6 +33,7 @@ mod logs_push;
 mod metrics_push;
 mod otlp_grpc_server;
 mod replication;
+mod traces_push;
 
 pub use config::DistributorConfig;
 pub use error::DistributorError;
@@ -40,3 +45,7 @@ pub use metrics_push::{
     shard_token, Distributor, IngesterClientFactory, PushOutcome, PushReport, RingSnapshot,
 };
 pub use otlp_grpc_server::DistributorOtlpGrpcServer;
+pub use traces_push::{
+    DistributorOtlpTracesService, TracesDistributor, TracesIngesterClient, TracesPushInput,
+    TracesPushOutcome, TracesPushReport,
+};

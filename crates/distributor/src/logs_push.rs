@@ -9,8 +9,8 @@
 //! for the rate limit, 500 when a replica set missed its quorum. HTTP handling lives in
 //! `logs_push/handlers.rs`, OTLP gRPC (`LogsService/Export`) in `logs_push/otlp_grpc.rs`.
 
-mod handlers;
-mod otlp_grpc;
+pub(crate) mod handlers;
+pub(crate) mod otlp_grpc;
 mod prepare;
 
 use std::sync::Arc;

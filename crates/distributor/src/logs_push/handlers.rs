@@ -97,7 +97,7 @@ async fn handle(
     })
 }
 
-fn is_json(content_type: Option<&str>) -> bool {
+pub(crate) fn is_json(content_type: Option<&str>) -> bool {
     content_type
         .and_then(|t| t.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
@@ -133,7 +133,7 @@ fn otlp_success(json: bool) -> Response {
 /// Reads the body up to `limit` bytes; a longer one is a 413 naming the limit. As on the
 /// metrics path, an oversized body is drained (up to [`DRAIN_LIMIT_FACTOR`] × `limit`) before
 /// answering, so that clients see the 413 rather than a reset connection.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf = bytes::BytesMut::new();

@@ -137,7 +137,7 @@ struct RetryInfo {
 const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
 /// `ResourceExhausted` with a `RetryInfo` detail asking to retry after [`RETRY_DELAY_SECONDS`].
-fn throttled(message: String) -> Status {
+pub(crate) fn throttled(message: String) -> Status {
     let code = tonic::Code::ResourceExhausted;
     let retry = RetryInfo {
         retry_delay: Some(prost_types::Duration {
