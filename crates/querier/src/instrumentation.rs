@@ -25,6 +25,7 @@ struct SignalLabels {
 
 const METRICS: &str = "metrics";
 const LOGS: &str = "logs";
+const TRACES: &str = "traces";
 
 /// Requests sent to the ingesters of one signal, by operation and outcome. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -46,6 +47,21 @@ impl IngesterRequests {
         );
         IngesterRequests {
             signal: LOGS,
+            family,
+        }
+    }
+
+    /// `sextant_querier_traces_ingester_requests_total{signal="traces",operation,status}`:
+    /// the traces querier's counter, like the logs one.
+    pub(crate) fn register_traces(registry: &mut Registry) -> Self {
+        let family = Family::default();
+        registry.register(
+            "sextant_querier_traces_ingester_requests",
+            "Requests sent to traces ingesters, by operation and outcome.",
+            family.clone(),
+        );
+        IngesterRequests {
+            signal: TRACES,
             family,
         }
     }

@@ -5,6 +5,8 @@
 //! - [`source`]: [`MetricsSource`], what the API needs from the data layer.
 //! - [`api`]: the Prometheus HTTP API over any [`MetricsSource`].
 //! - [`loki_api`]: the Loki HTTP API over any [`LogsSource`] (LogQL on a blocking thread).
+//! - [`tempo_api`]: the Tempo HTTP API over any [`TracesSource`] (trace by ID, TraceQL
+//!   search, tag autocomplete), and [`MemTracesSource`] for tests and wiring.
 //! - [`querier`](mod@querier): [`Querier`], the data layer: decides per call which sources to
 //!   ask (`query_ingesters_within`, `query_store_after`), asks them concurrently and merges.
 //! - [`ingesters`]: the fan-out to every healthy ingester of a ring with its failure budget,
@@ -15,6 +17,11 @@
 //!   series, stats scaled by the replication (ingesters only); with
 //!   [`LogsQuerier::with_blocks`] also the logs blocks in object storage (`logs_blocks`:
 //!   logs bucket index, parsed-index cache, byte-range chunk reads).
+//! - [`traces_querier`]: [`TracesQuerier`], the [`TracesSource`] over the `ingester-traces`
+//!   ring behind [`TracesIngesterQueryClients`]: fragments of a trace merged with each span
+//!   once, search results combined per trace (Tempo's combiner), tag unions; with
+//!   [`TracesQuerier::with_blocks`] also the traces blocks (`traces_blocks`: page index,
+//!   bloom and search column caches, candidate pages read by byte range).
 //! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
 //!   (`blocks/index_cache.rs`) and byte-range chunk reads (`blocks/read.rs`).
 //! - `merge`: one series per label set, one sample per timestamp; sorted unions.
@@ -37,6 +44,9 @@ pub mod loki_api;
 mod merge;
 pub mod querier;
 pub mod source;
+pub mod tempo_api;
+mod traces_blocks;
+pub mod traces_querier;
 pub mod traces_source;
 mod wire;
 
@@ -46,6 +56,8 @@ pub use logs_querier::{LogsIngesterQueryClients, LogsQuerier};
 pub use loki_api::{loki_api_router, LogsSource, LokiApiConfig, LokiApiState, MemLogsSource};
 pub use querier::{Clock, Querier};
 pub use source::{MetadataEntry, MetricsSource, QuerierError};
+pub use tempo_api::{tempo_api_router, MemTracesSource, TempoApiState};
+pub use traces_querier::{TracesIngesterQueryClients, TracesQuerier};
 pub use traces_source::{
     TracesSearchOutcome, TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
 };
