@@ -31,6 +31,9 @@ run: build ## Run every component in one process on examples/all.yaml (data in .
 	@echo 'sextant: point Prometheus at it (examples/prometheus.yml):'
 	@echo '    remote_write:'
 	@echo '      - url: http://localhost:8080/api/v1/push'
+	@echo 'sextant: logs: Loki push http://localhost:8080/loki/api/v1/push; OTLP logs and traces:'
+	@echo '    gRPC localhost:4317, HTTP http://localhost:8080/otlp/v1/{logs,traces}'
+	@echo 'sextant: Grafana: Prometheus http://localhost:8080/prometheus, Loki and Tempo http://localhost:8080'
 	@echo 'sextant: then look at http://localhost:8080/ring and http://localhost:8080/metrics'
 	$(RELEASE_BIN) -target=all -config.file=$(CONFIG)
 

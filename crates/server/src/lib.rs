@@ -4,8 +4,8 @@
 //! - [`config`]: `RootConfig`, the one YAML file (a block per component).
 //! - [`modules`]: the module table and init functions; targets × signals → modules.
 //! - `adapters`: glue between components and the ring/gossip crate (narrow traits each
-//!   component declares, implemented here); `logs_adapters`: the tonic clients of the logs
-//!   ingesters.
+//!   component declares, implemented here); `logs_adapters` and `traces_adapters`: the tonic
+//!   clients of the logs and traces ingesters.
 //! - [`run`]: load config, init modules, serve HTTP and gRPC, start in order, stop in reverse.
 
 mod adapters;
@@ -13,3 +13,4 @@ pub mod config;
 mod logs_adapters;
 pub mod modules;
 pub mod run;
+mod traces_adapters;

@@ -19,6 +19,7 @@ use crate::config::RootConfig;
 
 mod logs;
 mod metrics;
+mod traces;
 
 /// What init functions build and share. Filled in dependency order.
 pub struct Context {
@@ -35,6 +36,7 @@ pub struct Context {
     gossip: Option<Arc<GossipKv>>,
     ingester_metrics_ring: Option<Arc<Ring>>,
     ingester_logs_ring: Option<Arc<Ring>>,
+    ingester_traces_ring: Option<Arc<Ring>>,
     store: Option<Arc<dyn ObjectStore>>,
     /// OTLP gRPC services of every signal's distributor, served together on
     /// `distributor.otlp_grpc_listen_address`.
@@ -56,6 +58,7 @@ impl Context {
             gossip: None,
             ingester_metrics_ring: None,
             ingester_logs_ring: None,
+            ingester_traces_ring: None,
             store: None,
             otlp_grpc_routes: tonic::service::RoutesBuilder::default(),
             otlp_grpc_used: false,
@@ -160,6 +163,26 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 deps: &["ring-ingester-logs", "storage"],
                 init: logs::init_querier_logs,
             },
+            Module {
+                name: "ring-ingester-traces",
+                deps: &["memberlist-kv"],
+                init: traces::init_ingester_traces_ring,
+            },
+            Module {
+                name: "distributor-traces",
+                deps: &["runtime-config", "ring-ingester-traces"],
+                init: traces::init_distributor_traces,
+            },
+            Module {
+                name: "ingester-traces",
+                deps: &["runtime-config", "ring-ingester-traces", "storage"],
+                init: traces::init_ingester_traces,
+            },
+            Module {
+                name: "querier-traces",
+                deps: &["ring-ingester-traces", "storage"],
+                init: traces::init_querier_traces,
+            },
         ],
         Vec::new(),
     )
@@ -242,6 +265,29 @@ fn init_storage(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError
     ));
     ctx.store = Some(store);
     Ok(None)
+}
+
+/// The ring `name` (read by this process, joined by its ingesters), listed on `/ring`.
+fn init_ring(
+    ctx: &mut Context,
+    name: &str,
+    replication_factor: usize,
+) -> Result<Arc<Ring>, InitError> {
+    let kv = ctx
+        .gossip
+        .clone()
+        .ok_or_else(|| missing(&format!("ring-{name}"), "memberlist-kv"))?;
+    let ring = Arc::new(adapters::ingester_ring(
+        &ctx.config,
+        name,
+        replication_factor,
+        kv,
+    ));
+    ctx.rings.push((
+        name.to_string(),
+        ctx.config.ingester.lifecycler.heartbeat_timeout,
+    ));
+    Ok(ring)
 }
 
 fn missing(module: &str, dependency: &str) -> InitError {

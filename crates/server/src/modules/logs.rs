@@ -12,29 +12,15 @@ use sextant_kit::tenant::TenantResolver;
 use sextant_model::Signal;
 use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState};
 
-use super::{init_error, missing, Context, InitError, ALIASES};
+use super::{init_error, init_ring, missing, Context, InitError, ALIASES};
 use crate::adapters;
 use crate::logs_adapters::GrpcLogsIngesterClients;
 
 pub(super) fn init_ingester_logs_ring(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ring-ingester-logs", "memberlist-kv"))?;
     let rf = ctx.config.ingester.logs.replication_factor;
-    let ring = Arc::new(adapters::ingester_ring(
-        &ctx.config,
-        "ingester-logs",
-        rf,
-        kv,
-    ));
-    ctx.rings.push((
-        "ingester-logs".to_string(),
-        ctx.config.ingester.lifecycler.heartbeat_timeout,
-    ));
-    ctx.ingester_logs_ring = Some(ring);
+    ctx.ingester_logs_ring = Some(init_ring(ctx, "ingester-logs", rf)?);
     Ok(None)
 }
 

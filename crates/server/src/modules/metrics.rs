@@ -11,28 +11,14 @@ use sextant_metrics::promql::{Engine, EngineOptions};
 use sextant_querier::api::{prometheus_api_router, ApiState};
 use sextant_querier::Querier;
 
-use super::{init_error, missing, Context, InitError};
+use super::{init_error, init_ring, missing, Context, InitError};
 use crate::adapters;
 
 pub(super) fn init_ingester_metrics_ring(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ring-ingester-metrics", "memberlist-kv"))?;
     let rf = ctx.config.ingester.metrics.replication_factor;
-    let ring = Arc::new(adapters::ingester_ring(
-        &ctx.config,
-        "ingester-metrics",
-        rf,
-        kv,
-    ));
-    ctx.rings.push((
-        "ingester-metrics".to_string(),
-        ctx.config.ingester.lifecycler.heartbeat_timeout,
-    ));
-    ctx.ingester_metrics_ring = Some(ring);
+    ctx.ingester_metrics_ring = Some(init_ring(ctx, "ingester-metrics", rf)?);
     Ok(None)
 }
 
