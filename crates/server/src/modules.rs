@@ -1,6 +1,7 @@
 //! The module table: one row per module with its dependencies and one short init function.
 //! Targets (`all`, `write`, `distributor`, `ingester`) expand to per-signal modules.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,6 +11,7 @@ use sextant_distributor::DistributorOtlpGrpcServer;
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
+use sextant_kit::tenant::TenantResolver;
 use sextant_model::Signal;
 use sextant_ring::{GossipKv, Ring};
 use tokio_util::sync::CancellationToken;
@@ -34,9 +36,8 @@ pub struct Context {
     pub rings: Vec<(String, std::time::Duration)>,
     overrides: Option<Overrides>,
     gossip: Option<Arc<GossipKv>>,
-    ingester_metrics_ring: Option<Arc<Ring>>,
-    ingester_logs_ring: Option<Arc<Ring>>,
-    ingester_traces_ring: Option<Arc<Ring>>,
+    /// The `ingester-<signal>` rings, once their module ran.
+    ingester_rings: HashMap<Signal, Arc<Ring>>,
     store: Option<Arc<dyn ObjectStore>>,
     /// OTLP gRPC services of every signal's distributor, served together on
     /// `distributor.otlp_grpc_listen_address`.
@@ -56,9 +57,7 @@ impl Context {
             rings: Vec::new(),
             overrides: None,
             gossip: None,
-            ingester_metrics_ring: None,
-            ingester_logs_ring: None,
-            ingester_traces_ring: None,
+            ingester_rings: HashMap::new(),
             store: None,
             otlp_grpc_routes: tonic::service::RoutesBuilder::default(),
             otlp_grpc_used: false,
@@ -82,6 +81,38 @@ impl Context {
 
     pub fn gossip(&self) -> Option<Arc<GossipKv>> {
         self.gossip.clone()
+    }
+
+    /// Who a request belongs to (`X-Scope-OrgID`, or `anonymous` without multi-tenancy).
+    fn tenants(&self) -> TenantResolver {
+        TenantResolver::new(self.config.multitenancy_enabled)
+    }
+
+    /// What `module` needs from `memberlist-kv`.
+    fn gossip_kv(&self, module: &str) -> Result<Arc<GossipKv>, InitError> {
+        self.gossip
+            .clone()
+            .ok_or_else(|| missing(module, "memberlist-kv"))
+    }
+
+    /// What `module` needs from `storage`.
+    fn object_store(&self, module: &str) -> Result<Arc<dyn ObjectStore>, InitError> {
+        self.store.clone().ok_or_else(|| missing(module, "storage"))
+    }
+
+    /// What `module` needs from `runtime-config`.
+    fn tenant_overrides(&self, module: &str) -> Result<Overrides, InitError> {
+        self.overrides
+            .clone()
+            .ok_or_else(|| missing(module, "runtime-config"))
+    }
+
+    /// The `ingester-<signal>` ring `module` needs.
+    fn ingester_ring(&self, module: &str, signal: Signal) -> Result<Arc<Ring>, InitError> {
+        self.ingester_rings
+            .get(&signal)
+            .cloned()
+            .ok_or_else(|| missing(module, &format!("ring-ingester-{signal}")))
     }
 }
 
@@ -273,10 +304,7 @@ fn init_ring(
     name: &str,
     replication_factor: usize,
 ) -> Result<Arc<Ring>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing(&format!("ring-{name}"), "memberlist-kv"))?;
+    let kv = ctx.gossip_kv(&format!("ring-{name}"))?;
     let ring = Arc::new(adapters::ingester_ring(
         &ctx.config,
         name,

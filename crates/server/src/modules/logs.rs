@@ -8,11 +8,10 @@ use sextant_ingester::{
     LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH,
 };
 use sextant_kit::service::Service;
-use sextant_kit::tenant::TenantResolver;
 use sextant_model::Signal;
 use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState};
 
-use super::{init_error, init_ring, missing, Context, InitError, ALIASES};
+use super::{init_error, init_ring, Context, InitError, ALIASES};
 use crate::adapters;
 use crate::logs_adapters::GrpcLogsIngesterClients;
 
@@ -20,29 +19,18 @@ pub(super) fn init_ingester_logs_ring(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
     let rf = ctx.config.ingester.logs.replication_factor;
-    ctx.ingester_logs_ring = Some(init_ring(ctx, "ingester-logs", rf)?);
+    let ring = init_ring(ctx, "ingester-logs", rf)?;
+    ctx.ingester_rings.insert(Signal::Logs, ring);
     Ok(None)
 }
 
 pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "memberlist-kv"))?;
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "ring-ingester-logs"))?;
+    let kv = ctx.gossip_kv("ingester-logs")?;
+    let ring = ctx.ingester_ring("ingester-logs", Signal::Logs)?;
     let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
         .map_err(|e| init_error("ingester-logs", e))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "storage"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("ingester-logs", "runtime-config"))?;
+    let store = ctx.object_store("ingester-logs")?;
+    let overrides = ctx.tenant_overrides("ingester-logs")?;
     let config = ctx.config.ingester.clone();
     let limits = LogsStreamLimits::new(
         overrides,
@@ -93,17 +81,11 @@ pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Ser
 pub(super) fn init_distributor_logs(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("distributor-logs", "ring-ingester-logs"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("distributor-logs", "runtime-config"))?;
+    let ring = ctx.ingester_ring("distributor-logs", Signal::Logs)?;
+    let overrides = ctx.tenant_overrides("distributor-logs")?;
     let distributor = Arc::new(LogsDistributor::new(
         ctx.config.distributor.clone(),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.tenants(),
         overrides,
         adapters::ring_snapshot(ring),
         Arc::new(GrpcLogsIngesterClients::default()),
@@ -118,14 +100,8 @@ pub(super) fn init_distributor_logs(
 }
 
 pub(super) fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_logs_ring
-        .clone()
-        .ok_or_else(|| missing("querier-logs", "ring-ingester-logs"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("querier-logs", "storage"))?;
+    let ring = ctx.ingester_ring("querier-logs", Signal::Logs)?;
+    let store = ctx.object_store("querier-logs")?;
     let querier = LogsQuerier::new(
         adapters::ring_snapshot(ring),
         Arc::new(GrpcLogsIngesterClients::default()),
@@ -134,7 +110,7 @@ pub(super) fn init_querier_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Serv
     .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
     let state = LokiApiState::new(
         Arc::new(querier),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.tenants(),
         ctx.config.querier.loki_api.clone(),
     );
     ctx.http_routes.push(loki_api_router(state));

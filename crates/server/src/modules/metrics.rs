@@ -6,36 +6,31 @@ use std::sync::Arc;
 use sextant_distributor::Distributor;
 use sextant_ingester::MetricsIngester;
 use sextant_kit::service::Service;
-use sextant_kit::tenant::TenantResolver;
 use sextant_metrics::promql::{Engine, EngineOptions};
+use sextant_model::Signal;
 use sextant_querier::api::{prometheus_api_router, ApiState};
 use sextant_querier::Querier;
 
-use super::{init_error, init_ring, missing, Context, InitError};
+use super::{init_error, init_ring, Context, InitError};
 use crate::adapters;
 
 pub(super) fn init_ingester_metrics_ring(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
     let rf = ctx.config.ingester.metrics.replication_factor;
-    ctx.ingester_metrics_ring = Some(init_ring(ctx, "ingester-metrics", rf)?);
+    let ring = init_ring(ctx, "ingester-metrics", rf)?;
+    ctx.ingester_rings.insert(Signal::Metrics, ring);
     Ok(None)
 }
 
 pub(super) fn init_distributor_metrics(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("distributor-metrics", "ring-ingester-metrics"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("distributor-metrics", "runtime-config"))?;
+    let ring = ctx.ingester_ring("distributor-metrics", Signal::Metrics)?;
+    let overrides = ctx.tenant_overrides("distributor-metrics")?;
     let distributor = Arc::new(Distributor::new(
         ctx.config.distributor.clone(),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.tenants(),
         overrides,
         adapters::ring_snapshot(ring),
         Arc::new(adapters::GrpcIngesterClients::default()),
@@ -48,22 +43,10 @@ pub(super) fn init_distributor_metrics(
 pub(super) fn init_ingester_metrics(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "memberlist-kv"))?;
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "ring-ingester-metrics"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "runtime-config"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("ingester-metrics", "storage"))?;
+    let kv = ctx.gossip_kv("ingester-metrics")?;
+    let ring = ctx.ingester_ring("ingester-metrics", Signal::Metrics)?;
+    let overrides = ctx.tenant_overrides("ingester-metrics")?;
+    let store = ctx.object_store("ingester-metrics")?;
     let membership = adapters::membership(&ctx.config, "ingester-metrics", kv, ring)
         .map_err(|e| init_error("ingester-metrics", e))?;
     let ingester = MetricsIngester::new(
@@ -87,14 +70,8 @@ pub(super) fn init_ingester_metrics(
 pub(super) fn init_querier_metrics(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_metrics_ring
-        .clone()
-        .ok_or_else(|| missing("querier-metrics", "ring-ingester-metrics"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("querier-metrics", "storage"))?;
+    let ring = ctx.ingester_ring("querier-metrics", Signal::Metrics)?;
+    let store = ctx.object_store("querier-metrics")?;
     let config = ctx.config.querier.clone();
     let querier = Querier::new(
         config.clone(),
@@ -106,7 +83,7 @@ pub(super) fn init_querier_metrics(
     let state = ApiState::with_config(
         Arc::new(querier),
         Engine::new(EngineOptions::default()),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.tenants(),
         config.prometheus_api,
     );
     ctx.http_routes.push(prometheus_api_router(state));

@@ -8,10 +8,10 @@ use sextant_ingester::{
     TracesIngester, TracesIngesterLimits, TracesIngesterService, TracesShipper, TRACES_FLUSH_PATH,
 };
 use sextant_kit::service::Service;
-use sextant_kit::tenant::TenantResolver;
+use sextant_model::Signal;
 use sextant_querier::{tempo_api_router, TempoApiState, TracesQuerier};
 
-use super::{init_error, init_ring, missing, Context, InitError};
+use super::{init_error, init_ring, Context, InitError};
 use crate::adapters;
 use crate::traces_adapters::GrpcTracesIngesterClients;
 
@@ -19,31 +19,20 @@ pub(super) fn init_ingester_traces_ring(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
     let rf = ctx.config.ingester.traces.replication_factor;
-    ctx.ingester_traces_ring = Some(init_ring(ctx, "ingester-traces", rf)?);
+    let ring = init_ring(ctx, "ingester-traces", rf)?;
+    ctx.ingester_rings.insert(Signal::Traces, ring);
     Ok(None)
 }
 
 pub(super) fn init_ingester_traces(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx
-        .gossip
-        .clone()
-        .ok_or_else(|| missing("ingester-traces", "memberlist-kv"))?;
-    let ring = ctx
-        .ingester_traces_ring
-        .clone()
-        .ok_or_else(|| missing("ingester-traces", "ring-ingester-traces"))?;
+    let kv = ctx.gossip_kv("ingester-traces")?;
+    let ring = ctx.ingester_ring("ingester-traces", Signal::Traces)?;
     let membership = adapters::membership(&ctx.config, "ingester-traces", kv, ring)
         .map_err(|e| init_error("ingester-traces", e))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("ingester-traces", "storage"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("ingester-traces", "runtime-config"))?;
+    let store = ctx.object_store("ingester-traces")?;
+    let overrides = ctx.tenant_overrides("ingester-traces")?;
     let config = ctx.config.ingester.clone();
     let limits = TracesIngesterLimits::new(
         overrides,
@@ -81,17 +70,11 @@ pub(super) fn init_ingester_traces(
 pub(super) fn init_distributor_traces(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_traces_ring
-        .clone()
-        .ok_or_else(|| missing("distributor-traces", "ring-ingester-traces"))?;
-    let overrides = ctx
-        .overrides
-        .clone()
-        .ok_or_else(|| missing("distributor-traces", "runtime-config"))?;
+    let ring = ctx.ingester_ring("distributor-traces", Signal::Traces)?;
+    let overrides = ctx.tenant_overrides("distributor-traces")?;
     let distributor = Arc::new(TracesDistributor::new(
         ctx.config.distributor.clone(),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
+        ctx.tenants(),
         overrides,
         adapters::ring_snapshot(ring),
         Arc::new(GrpcTracesIngesterClients::default()),
@@ -107,24 +90,15 @@ pub(super) fn init_distributor_traces(
 pub(super) fn init_querier_traces(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let ring = ctx
-        .ingester_traces_ring
-        .clone()
-        .ok_or_else(|| missing("querier-traces", "ring-ingester-traces"))?;
-    let store = ctx
-        .store
-        .clone()
-        .ok_or_else(|| missing("querier-traces", "storage"))?;
+    let ring = ctx.ingester_ring("querier-traces", Signal::Traces)?;
+    let store = ctx.object_store("querier-traces")?;
     let querier = TracesQuerier::new(
         adapters::ring_snapshot(ring),
         Arc::new(GrpcTracesIngesterClients::default()),
         &mut ctx.registry,
     )
     .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
-    let state = TempoApiState::new(
-        Arc::new(querier),
-        TenantResolver::new(ctx.config.multitenancy_enabled),
-    );
+    let state = TempoApiState::new(Arc::new(querier), ctx.tenants());
     ctx.http_routes.push(tempo_api_router(state));
     Ok(None)
 }
