@@ -11,7 +11,7 @@ use serde_json::Value;
 fn layer(noun: &str) -> Option<u8> {
     Some(match noun {
         "model" | "proto" | "kit" => 0,
-        "ring" | "storage" => 1,
+        "ring" | "storage" | "wal" => 1,
         "metrics" | "logs" | "traces" => 2,
         "distributor" | "ingester" | "querier" | "query-frontend" | "compactor" | "ruler" => 3,
         "server" => 4,

@@ -1,6 +1,7 @@
-//! The traces write-ahead log: numbered segment files (`00000001`, `00000002`, ...) in the
-//! tenant's WAL directory, rolled at a configured size. A record is
-//! `[len u32 LE][crc32 u32 LE][payload]` with the CRC over the payload, and the payload is one
+//! The traces write-ahead log, on the shared segment files of `sextant_wal` (`00000001`,
+//! `00000002`, ... in the tenant's WAL directory, rolled at a configured size by
+//! [`WalWriter`]) with its own framing, without a type byte as it has one record type: a
+//! record is `[len u32 LE][crc32 u32 LE][payload]` with the CRC over the payload, and the payload is one
 //! trace fragment: the 16-byte trace ID then the encoded OTLP `TracesData`. Records never span
 //! segments, and every record stands alone (no checkpoints, no cross-record references), so
 //! a segment can be deleted once nothing in memory came from it.
@@ -15,40 +16,18 @@ mod replay;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use bytes::Bytes;
 
 use crate::model::TraceId;
 
 pub(crate) use replay::replay;
+pub(crate) use sextant_wal::{list_segments, WalWriter};
 
 /// Bytes of a record header: length, CRC.
 pub(crate) const RECORD_HEADER_LEN: usize = 8;
-
-/// The path of segment `index` in `dir`.
-pub(crate) fn segment_path(dir: &Path, index: u32) -> PathBuf {
-    dir.join(format!("{index:08}"))
-}
-
-/// The segments in `dir`, sorted by index; other files are ignored.
-pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<(u32, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.len() == 8 && name.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(index) = name.parse::<u32>() {
-                out.push((index, entry.path()));
-            }
-        }
-    }
-    out.sort_unstable_by_key(|(i, _)| *i);
-    Ok(out)
-}
 
 /// Frames one trace fragment as a record onto `out`.
 pub(crate) fn encode_record(out: &mut Vec<u8>, id: &TraceId, data: &[u8]) -> io::Result<()> {
@@ -108,97 +87,7 @@ pub(crate) fn decode_record(buf: &Bytes) -> RecordRead {
     }
 }
 
-/// Appends framed records to the newest segment.
-#[derive(Debug)]
-pub(crate) struct WalWriter {
-    dir: PathBuf,
-    segment_size: u64,
-    file: File,
-    segment: u32,
-    segment_bytes: u64,
-}
-
-impl WalWriter {
-    /// Opens segment `index` in `dir` for appending (created when missing).
-    pub(crate) fn open(dir: &Path, index: u32, segment_size: u64) -> io::Result<Self> {
-        let file = open_segment(dir, index)?;
-        let segment_bytes = file.metadata()?.len();
-        Ok(WalWriter {
-            dir: dir.to_path_buf(),
-            segment_size,
-            file,
-            segment: index,
-            segment_bytes,
-        })
-    }
-
-    /// The segment new records go to.
-    pub(crate) fn segment(&self) -> u32 {
-        self.segment
-    }
-
-    /// Bytes in the current segment.
-    pub(crate) fn segment_bytes(&self) -> u64 {
-        self.segment_bytes
-    }
-
-    /// Writes whole records with one `write(2)` (barring short writes), starting a new
-    /// segment first when they would not fit in the current one. Returns the segment
-    /// written to.
-    pub(crate) fn write(&mut self, records: &[u8]) -> io::Result<u32> {
-        if records.is_empty() {
-            return Ok(self.segment);
-        }
-        if self.segment_bytes > 0 && self.segment_bytes + records.len() as u64 > self.segment_size {
-            self.roll()?;
-        }
-        if let Err(err) = self.file.write_all(records) {
-            // drop a partial record so later writes do not land behind garbage
-            let _ = self.file.set_len(self.segment_bytes);
-            return Err(err);
-        }
-        self.segment_bytes += records.len() as u64;
-        Ok(self.segment)
-    }
-
-    /// Flushes written records to stable storage.
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-
-    /// Closes the current segment (fsynced) and starts the next one.
-    pub(crate) fn roll(&mut self) -> io::Result<()> {
-        self.file.sync_data()?;
-        let next = self
-            .segment
-            .checked_add(1)
-            .ok_or_else(|| io::Error::other("wal segment numbers exhausted"))?;
-        self.file = open_segment(&self.dir, next)?;
-        self.segment = next;
-        self.segment_bytes = 0;
-        Ok(())
-    }
-}
-
-fn open_segment(dir: &Path, index: u32) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(segment_path(dir, index))?;
-    // make the new directory entry durable
-    File::open(dir)?.sync_all()?;
-    Ok(file)
-}
-
 /// Deletes the segments of `dir` numbered below `keep_from`; returns how many.
 pub(crate) fn delete_segments_before(dir: &Path, keep_from: u32) -> io::Result<usize> {
-    let mut deleted = 0;
-    for (index, path) in list_segments(dir)? {
-        if index >= keep_from {
-            break;
-        }
-        std::fs::remove_file(&path)?;
-        deleted += 1;
-    }
-    Ok(deleted)
+    sextant_wal::delete_segments(dir, ..keep_from)
 }

@@ -5,6 +5,7 @@
 //!   entries of one stream with their structured metadata.
 
 use sextant_model::Labels;
+use sextant_wal::WalRecordType;
 
 use crate::logql::eval::Entry;
 
@@ -16,13 +17,17 @@ pub(crate) enum RecordType {
     Entries = 2,
 }
 
-impl RecordType {
-    pub(crate) fn from_byte(b: u8) -> Option<RecordType> {
+impl WalRecordType for RecordType {
+    fn from_byte(b: u8) -> Option<RecordType> {
         match b {
             1 => Some(RecordType::Streams),
             2 => Some(RecordType::Entries),
             _ => None,
         }
+    }
+
+    fn to_byte(self) -> u8 {
+        self as u8
     }
 }
 

@@ -1,6 +1,8 @@
-use sextant_model::Labels;
+use std::fs::OpenOptions;
 
-use super::replay::ReplayOutcome;
+use sextant_model::Labels;
+use sextant_wal::{WalReplayOutcome as ReplayOutcome, RECORD_HEADER_LEN};
+
 use super::*;
 
 fn entry(ts_ns: i64) -> Entry {

@@ -1,144 +1,45 @@
-//! WAL checkpoints, Prometheus-style: after the head was truncated, what it still holds
-//! (series records, and samples, histograms and exemplars at or after the truncation time) is
-//! written to `checkpoint.<N>/`, where `N` is the last segment the checkpoint replaces. Replay
-//! reads the newest checkpoint, then the segments after `N`.
-//!
-//! Crash safety: the checkpoint is written to `checkpoint.<N>.tmp/`, fsynced, renamed to
-//! `checkpoint.<N>` (and the WAL directory fsynced); only then are segments `<= N` and older
-//! checkpoints deleted. A crash at any point leaves either the old state or the new
-//! checkpoint, and leftovers (`.tmp` directories, segments `<= N`) are removed on open.
+//! Metrics WAL checkpoints (the directories, crash safety and replay order are
+//! `sextant_wal::checkpoint`'s): after the head was truncated, what it still holds (series
+//! records, and samples, histograms and exemplars at or after the truncation time, in ms) is
+//! written to `checkpoint.<N>/`, where `N` is the last segment the checkpoint replaces.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
+
+use sextant_wal::WalCheckpointWriter;
 
 use super::codec::{self, RecordType};
-use super::{encode_record, WalWriter};
 use crate::write::{Histogram, LabelRef};
-
-const PREFIX: &str = "checkpoint.";
-const TMP_SUFFIX: &str = ".tmp";
-/// The file holding the truncation time (decimal ms) inside a checkpoint.
-const MIN_TIME_FILE: &str = "min_time";
-/// Records are flushed once a payload reaches this size, to bound replay's buffers.
-const RECORD_TARGET_BYTES: usize = 1 << 20;
-
-/// The directory of checkpoint `index` in `dir`.
-pub fn checkpoint_path(dir: &Path, index: u32) -> PathBuf {
-    dir.join(format!("{PREFIX}{index:08}"))
-}
-
-/// The newest complete checkpoint in `dir`: its index and directory.
-pub fn latest_checkpoint(dir: &Path) -> io::Result<Option<(u32, PathBuf)>> {
-    Ok(list_checkpoints(dir)?.pop())
-}
-
-/// Complete checkpoints, oldest first.
-fn list_checkpoints(dir: &Path) -> io::Result<Vec<(u32, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(index) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
-            continue;
-        };
-        if index.len() == 8 && index.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(index) = index.parse::<u32>() {
-                out.push((index, entry.path()));
-            }
-        }
-    }
-    out.sort_unstable_by_key(|(i, _)| *i);
-    Ok(out)
-}
-
-/// The truncation time stored in a checkpoint, if readable.
-pub fn checkpoint_min_time(checkpoint: &Path) -> Option<i64> {
-    fs::read_to_string(checkpoint.join(MIN_TIME_FILE))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Deletes leftovers of interrupted checkpoints (`checkpoint.*.tmp`).
-pub fn remove_incomplete_checkpoints(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(PREFIX) && name.ends_with(TMP_SUFFIX) {
-            fs::remove_dir_all(entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// Deletes the segments up to `last` and the checkpoints older than checkpoint `last`.
-pub fn remove_replaced(dir: &Path, last: u32) -> io::Result<()> {
-    for (index, path) in super::list_segments(dir)? {
-        if index <= last {
-            fs::remove_file(path)?;
-        }
-    }
-    for (index, path) in list_checkpoints(dir)? {
-        if index < last {
-            fs::remove_dir_all(path)?;
-        }
-    }
-    Ok(())
-}
 
 /// Writes one checkpoint. Add every series record before the items that refer to it.
 #[derive(Debug)]
 pub struct CheckpointWriter {
-    tmp: PathBuf,
-    target: PathBuf,
-    writer: WalWriter,
-    payload: Vec<u8>,
-    kind: RecordType,
-    framed: Vec<u8>,
-    bytes: u64,
+    inner: WalCheckpointWriter<RecordType>,
 }
 
 impl CheckpointWriter {
     /// Starts checkpoint `last_segment` in the WAL directory `dir`.
     pub fn create(dir: &Path, last_segment: u32) -> io::Result<CheckpointWriter> {
-        let target = checkpoint_path(dir, last_segment);
-        let mut tmp = target.clone().into_os_string();
-        tmp.push(TMP_SUFFIX);
-        let tmp = PathBuf::from(tmp);
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)?;
-        }
-        fs::create_dir_all(&tmp)?;
-        let writer = WalWriter::create(&tmp, 0, u64::MAX)?;
         Ok(CheckpointWriter {
-            tmp,
-            target,
-            writer,
-            payload: Vec::with_capacity(RECORD_TARGET_BYTES + 4096),
-            kind: RecordType::Series,
-            framed: Vec::new(),
-            bytes: 0,
+            inner: WalCheckpointWriter::create(dir, last_segment)?,
         })
     }
 
     pub fn add_series(&mut self, series_ref: u64, labels: &[LabelRef<'_>]) -> io::Result<()> {
-        self.switch(RecordType::Series)?;
-        codec::put_series(&mut self.payload, series_ref, labels);
+        let payload = self.inner.payload(RecordType::Series)?;
+        codec::put_series(payload, series_ref, labels);
         Ok(())
     }
 
     pub fn add_sample(&mut self, series_ref: u64, ts: i64, value: f64) -> io::Result<()> {
-        self.switch(RecordType::Samples)?;
-        codec::put_sample(&mut self.payload, series_ref, ts, value);
+        let payload = self.inner.payload(RecordType::Samples)?;
+        codec::put_sample(payload, series_ref, ts, value);
         Ok(())
     }
 
     pub fn add_histogram(&mut self, series_ref: u64, h: &Histogram) -> io::Result<()> {
-        self.switch(RecordType::Histograms)?;
-        codec::put_histogram(&mut self.payload, series_ref, h);
+        let payload = self.inner.payload(RecordType::Histograms)?;
+        codec::put_histogram(payload, series_ref, h);
         Ok(())
     }
 
@@ -149,44 +50,13 @@ impl CheckpointWriter {
         value: f64,
         labels: &[LabelRef<'_>],
     ) -> io::Result<()> {
-        self.switch(RecordType::Exemplars)?;
-        codec::put_exemplar(&mut self.payload, series_ref, ts, value, labels);
+        let payload = self.inner.payload(RecordType::Exemplars)?;
+        codec::put_exemplar(payload, series_ref, ts, value, labels);
         Ok(())
     }
 
     /// Flushes, fsyncs and renames the checkpoint into place; returns its size in bytes.
-    pub fn finish(mut self, min_time: i64) -> io::Result<u64> {
-        self.flush()?;
-        self.writer.sync()?;
-        let mut file = File::create(self.tmp.join(MIN_TIME_FILE))?;
-        file.write_all(min_time.to_string().as_bytes())?;
-        file.sync_all()?;
-        File::open(&self.tmp)?.sync_all()?;
-        fs::rename(&self.tmp, &self.target)?;
-        if let Some(parent) = self.target.parent() {
-            File::open(parent)?.sync_all()?;
-        }
-        Ok(self.bytes)
-    }
-
-    /// Frames the pending payload when the record type changes or it is large enough.
-    fn switch(&mut self, kind: RecordType) -> io::Result<()> {
-        if kind != self.kind || self.payload.len() >= RECORD_TARGET_BYTES {
-            self.flush()?;
-            self.kind = kind;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.payload.is_empty() {
-            return Ok(());
-        }
-        self.framed.clear();
-        encode_record(&mut self.framed, self.kind, &self.payload)?;
-        self.writer.write(&self.framed)?;
-        self.bytes += self.framed.len() as u64;
-        self.payload.clear();
-        Ok(())
+    pub fn finish(self, min_time: i64) -> io::Result<u64> {
+        self.inner.finish(min_time)
     }
 }

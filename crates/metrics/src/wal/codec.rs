@@ -5,6 +5,8 @@
 //! - Histograms: repeated `ref u64, histogram` (every field of [`Histogram`] in order).
 //! - Exemplars: repeated `ref u64, ts i64, value bits u64, n u32, n × (name, value)`.
 
+use sextant_wal::WalRecordType;
+
 use crate::write::{BucketSpan, Histogram, HistogramCount, LabelRef};
 
 /// A record type byte.
@@ -17,8 +19,8 @@ pub enum RecordType {
     Exemplars = 4,
 }
 
-impl RecordType {
-    pub fn from_byte(b: u8) -> Option<RecordType> {
+impl WalRecordType for RecordType {
+    fn from_byte(b: u8) -> Option<RecordType> {
         match b {
             1 => Some(RecordType::Series),
             2 => Some(RecordType::Samples),
@@ -26,6 +28,10 @@ impl RecordType {
             4 => Some(RecordType::Exemplars),
             _ => None,
         }
+    }
+
+    fn to_byte(self) -> u8 {
+        self as u8
     }
 }
 

@@ -1,3 +1,7 @@
+use std::fs::OpenOptions;
+
+use sextant_wal::WalReplayOutcome as ReplayOutcome;
+
 use super::*;
 use crate::write::LabelRef;
 

@@ -1,7 +1,9 @@
+use std::fs::OpenOptions;
 use std::io::Write;
 
 use bytes::Bytes;
 use proptest::prelude::*;
+use sextant_wal::segment_path;
 
 use super::*;
 

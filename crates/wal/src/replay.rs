@@ -1,48 +1,48 @@
-//! Reading the WAL back. A bad record (short header or payload, unknown type, CRC mismatch,
-//! undecodable payload) in the last segment is a torn tail: the segment is truncated before it
-//! and replay ends normally. In an earlier segment it is corruption: replay stops there, the
-//! damaged segment is copied aside (`<name>.corrupt`) and truncated, later segments are renamed
-//! aside, so that new records are never written behind a hole.
+//! Reading a WAL directory back: the newest checkpoint, then the later segments. A bad record
+//! (short header or payload, unknown type, CRC mismatch, undecodable payload) in the last
+//! segment is a torn tail: the segment is truncated before it and replay ends normally. In an
+//! earlier segment it is corruption: replay stops there, the damaged segment is copied aside
+//! (`<name>.corrupt`) and truncated, later segments are renamed aside, so that new records are
+//! never written behind a hole.
 
+use std::fmt::Display;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 
-use super::checkpoint::{
+use crate::checkpoint::{
     checkpoint_min_time, latest_checkpoint, remove_incomplete_checkpoints, remove_replaced,
 };
-use super::codec::{decode, Record, RecordType};
-use super::{list_segments, RECORD_HEADER_LEN};
+use crate::record::{read_records, RecordsEnd, WalRecordType};
+use crate::segment::list_segments;
 
 /// What replay found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ReplayOutcome {
+pub struct WalReplayOutcome {
     /// Valid records passed to the callback.
-    pub(crate) records: u64,
+    pub records: u64,
     /// Bad records (torn tail or corruption; replay stops at the first).
-    pub(crate) corrupt_records: u64,
+    pub corrupt_records: u64,
     /// The newest segment left in the directory; new writes go to the next one.
-    pub(crate) last_segment: Option<u32>,
+    pub last_segment: Option<u32>,
     /// The checkpoint replayed first: the last segment it replaced.
-    pub(crate) checkpoint: Option<u32>,
+    pub checkpoint: Option<u32>,
     /// The truncation time of that checkpoint: nothing older is in the head.
-    pub(crate) checkpoint_min_time: Option<i64>,
+    pub checkpoint_min_time: Option<i64>,
 }
 
-/// Where reading a segment stopped.
-enum SegmentEnd {
-    Clean,
-    Bad { offset: u64, reason: String },
-}
-
-/// Replays the newest checkpoint, then every record of the later segments in `dir`, in order.
-pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<ReplayOutcome> {
-    let mut outcome = ReplayOutcome::default();
+/// Replays the newest checkpoint, then every record of the later segments in `dir`, in order:
+/// `apply(type, payload)` decodes and applies one record; its error makes the record bad.
+pub fn replay<K: WalRecordType, E: Display>(
+    dir: &Path,
+    mut apply: impl FnMut(K, &[u8]) -> Result<(), E>,
+) -> io::Result<WalReplayOutcome> {
+    let mut outcome = WalReplayOutcome::default();
     replay_checkpoint(dir, &mut outcome, &mut apply)?;
     let segments = list_segments(dir)?;
     outcome.last_segment = segments.last().map(|(i, _)| *i);
     for (pos, (index, path)) in segments.iter().enumerate() {
-        let SegmentEnd::Bad { offset, reason } =
+        let RecordsEnd::Bad { offset, reason } =
             read_segment(path, &mut outcome.records, &mut apply)?
         else {
             continue;
@@ -67,10 +67,10 @@ pub(crate) fn replay(dir: &Path, mut apply: impl FnMut(Record)) -> io::Result<Re
 
 /// Replays the newest checkpoint and removes what it replaced (left by a crash after its
 /// rename). A bad record in it is logged and counted; the segments after it still replay.
-fn replay_checkpoint(
+fn replay_checkpoint<K: WalRecordType, E: Display>(
     dir: &Path,
-    outcome: &mut ReplayOutcome,
-    apply: &mut impl FnMut(Record),
+    outcome: &mut WalReplayOutcome,
+    apply: &mut impl FnMut(K, &[u8]) -> Result<(), E>,
 ) -> io::Result<()> {
     remove_incomplete_checkpoints(dir)?;
     let Some((index, path)) = latest_checkpoint(dir)? else {
@@ -78,7 +78,7 @@ fn replay_checkpoint(
     };
     remove_replaced(dir, index)?;
     for (_, segment) in list_segments(&path)? {
-        if let SegmentEnd::Bad { offset, reason } =
+        if let RecordsEnd::Bad { offset, reason } =
             read_segment(&segment, &mut outcome.records, apply)?
         {
             outcome.corrupt_records += 1;
@@ -91,49 +91,15 @@ fn replay_checkpoint(
     Ok(())
 }
 
-fn read_segment(
+/// Reads the records of a segment file.
+fn read_segment<K: WalRecordType, E: Display>(
     path: &Path,
     records: &mut u64,
-    apply: &mut impl FnMut(Record),
-) -> io::Result<SegmentEnd> {
+    apply: &mut impl FnMut(K, &[u8]) -> Result<(), E>,
+) -> io::Result<RecordsEnd> {
     let file = File::open(path)?;
-    let file_len = file.metadata()?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut offset = 0u64;
-    let mut payload = Vec::new();
-    let bad = |offset, reason: &str| {
-        Ok(SegmentEnd::Bad {
-            offset,
-            reason: reason.to_owned(),
-        })
-    };
-    while offset < file_len {
-        let mut header = [0u8; RECORD_HEADER_LEN];
-        if file_len - offset < RECORD_HEADER_LEN as u64 {
-            return bad(offset, "partial record header");
-        }
-        reader.read_exact(&mut header)?;
-        let len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
-        let crc = u32::from_le_bytes([header[5], header[6], header[7], header[8]]);
-        let Some(kind) = RecordType::from_byte(header[0]) else {
-            return bad(offset, "unknown record type");
-        };
-        if file_len - offset - (RECORD_HEADER_LEN as u64) < u64::from(len) {
-            return bad(offset, "partial record payload");
-        }
-        payload.resize(len as usize, 0);
-        reader.read_exact(&mut payload)?;
-        if crc32fast::hash(&payload) != crc {
-            return bad(offset, "checksum mismatch");
-        }
-        match decode(kind, &payload) {
-            Ok(record) => apply(record),
-            Err(err) => return bad(offset, &err.to_string()),
-        }
-        *records += 1;
-        offset += RECORD_HEADER_LEN as u64 + u64::from(len);
-    }
-    Ok(SegmentEnd::Clean)
+    let len = file.metadata()?.len();
+    read_records(BufReader::with_capacity(1 << 20, file), len, records, apply)
 }
 
 fn set_aside(path: &Path, valid_len: u64, later: &[(u32, PathBuf)]) -> io::Result<()> {
@@ -153,3 +119,6 @@ fn aside(path: &Path) -> PathBuf {
     name.push(".corrupt");
     PathBuf::from(name)
 }
+
+#[cfg(test)]
+mod tests;
