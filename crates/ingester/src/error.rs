@@ -1,10 +1,12 @@
-//! The errors of the ingester's block shipping.
+//! The errors of the ingester's block shipping (metrics, logs and traces).
 
 use sextant_logs::db::LogsDbError;
 use sextant_metrics::block::BlockError;
 use sextant_metrics::db::DbError;
 use sextant_model::ErrorKind;
 use sextant_storage::StorageError;
+use sextant_traces::block::TracesBlockError;
+use sextant_traces::db::TracesDbError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngesterError {
@@ -34,6 +36,19 @@ pub enum IngesterError {
         #[source]
         source: LogsDbError,
     },
+    #[error("{operation} for the traces of tenant {tenant}: {source}")]
+    TracesDb {
+        tenant: String,
+        operation: &'static str,
+        #[source]
+        source: TracesDbError,
+    },
+    #[error("writing a traces block for tenant {tenant}: {source}")]
+    TracesBlock {
+        tenant: String,
+        #[source]
+        source: TracesBlockError,
+    },
     #[error("updating the {signal} bucket index of tenant {tenant}: {source}")]
     BucketIndex {
         tenant: String,
@@ -55,6 +70,8 @@ impl IngesterError {
             IngesterError::Cut { .. }
             | IngesterError::Truncate { .. }
             | IngesterError::LogsDb { .. }
+            | IngesterError::TracesDb { .. }
+            | IngesterError::TracesBlock { .. }
             | IngesterError::Task(_) => ErrorKind::Internal,
         }
     }

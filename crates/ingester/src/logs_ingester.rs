@@ -16,14 +16,12 @@ pub use lifecycle::LogsIngesterService;
 pub use limits::LogsStreamLimits;
 pub use shipper::{LogsShipper, LOGS_FLUSH_PATH};
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use parking_lot::RwLock;
-use sextant_logs::db::{LogsDbConfig, LogsTenantDb};
+use sextant_logs::db::{LogsDbConfig, LogsDbError, LogsTenantDb};
 use sextant_logs::logql::eval::{parse_line_filters, LogQueryable};
 use sextant_logs::push::{batch_from_push_request, stream_to_proto};
 use sextant_model::{Labels, TenantId};
@@ -34,10 +32,10 @@ use sextant_proto::ingester::{
     SeriesLabels,
 };
 use sextant_proto::prometheus as wire;
-use tokio::sync::Mutex as AsyncMutex;
 use tonic::{Request, Response, Status};
 
 use crate::metrics_ingester::{parse_matchers, parse_tenant};
+use crate::tenant_heads::TenantHeads;
 
 /// Streams per streamed query batch.
 const QUERY_BATCH_STREAMS: usize = 64;
@@ -46,13 +44,10 @@ const MAX_REJECTION_MESSAGES: usize = 10;
 
 /// Every tenant's logs head.
 pub struct LogsIngester {
-    /// `<wal_dir>/logs`: one WAL directory per tenant.
-    dir: PathBuf,
+    /// The tenants' databases under `<wal_dir>/logs/<tenant>`.
+    heads: TenantHeads<LogsTenantDb>,
     /// Settings of every tenant's database (its `dir` is replaced per tenant).
     template: LogsDbConfig,
-    tenants: RwLock<HashMap<TenantId, Arc<LogsTenantDb>>>,
-    /// Serialises opening tenants, so a WAL is never opened twice.
-    opening: AsyncMutex<()>,
     /// Per-tenant stream limits (`limits`); none until [`Self::with_stream_limits`].
     stream_limits: Option<Arc<LogsStreamLimits>>,
 }
@@ -61,58 +56,40 @@ impl LogsIngester {
     /// The logs heads under `<wal_dir>/logs`; nothing is read until [`Self::replay_all`].
     pub fn new(wal_dir: &Path, template: LogsDbConfig) -> Self {
         LogsIngester {
-            dir: wal_dir.join("logs"),
+            heads: TenantHeads::new(wal_dir, "logs"),
             template,
-            tenants: RwLock::new(HashMap::new()),
-            opening: AsyncMutex::new(()),
             stream_limits: None,
         }
     }
 
     /// Replays every tenant WAL found on disk; returns how many tenants were opened.
     pub async fn replay_all(&self) -> Result<usize, Status> {
-        let dir = self.dir.clone();
-        let names = tokio::task::spawn_blocking(move || tenant_dirs(&dir))
-            .await
-            .map_err(|e| Status::internal(format!("listing task failed: {e}")))?
-            .map_err(|e| Status::internal(format!("cannot list the logs WAL dir: {e}")))?;
-        let mut opened = 0;
-        for name in names {
-            let Ok(tenant) = TenantId::parse(&name) else {
-                tracing::warn!(dir = %name, "skipping a logs WAL dir that is not a tenant id");
-                continue;
-            };
-            self.open_tenant(&tenant).await?;
-            opened += 1;
+        let tenants = self.heads.tenants_on_disk().await?;
+        for tenant in &tenants {
+            self.open_tenant(tenant).await?;
         }
-        Ok(opened)
+        Ok(tenants.len())
     }
 
     /// A tenant's database, opened (and replayed) on first use.
     async fn open_tenant(&self, tenant: &TenantId) -> Result<Arc<LogsTenantDb>, Status> {
-        if let Some(db) = self.tenants.read().get(tenant) {
-            return Ok(db.clone());
+        if let Some(db) = self.heads.get(tenant) {
+            return Ok(db);
         }
-        let _opening = self.opening.lock().await;
-        if let Some(db) = self.tenants.read().get(tenant) {
-            return Ok(db.clone());
-        }
-        let config = LogsDbConfig {
-            dir: self.dir.join(tenant.as_str()),
-            ..self.template.clone()
-        };
-        let (db, stats) = tokio::task::spawn_blocking(move || LogsTenantDb::open(config))
+        let template = self.template.clone();
+        let opened = tenant.clone();
+        self.heads
+            .open(tenant, move |dir| {
+                let (db, stats) = LogsTenantDb::open(LogsDbConfig { dir, ..template })?;
+                let streams = db.stream_count();
+                tracing::info!(tenant = %opened, streams, ?stats, "opened tenant logs head");
+                Ok::<_, LogsDbError>(db)
+            })
             .await
-            .map_err(|e| Status::internal(format!("open task failed: {e}")))?
-            .map_err(|e| Status::internal(format!("cannot open the tenant's logs WAL: {e}")))?;
-        tracing::info!(%tenant, streams = db.stream_count(), ?stats, "opened tenant logs head");
-        let db = Arc::new(db);
-        self.tenants.write().insert(tenant.clone(), db.clone());
-        Ok(db)
     }
 
     fn tenant(&self, tenant: &TenantId) -> Option<Arc<LogsTenantDb>> {
-        self.tenants.read().get(tenant).cloned()
+        self.heads.get(tenant)
     }
 
     /// Appends the pushed streams; they are in the WAL when this returns `Ok`. Entries the
@@ -240,46 +217,18 @@ impl LogsIngester {
 
     /// Every open tenant's database.
     pub(crate) fn tenant_dbs(&self) -> Vec<(TenantId, Arc<LogsTenantDb>)> {
-        self.tenants
-            .read()
-            .iter()
-            .map(|(t, db)| (t.clone(), db.clone()))
-            .collect()
+        self.heads.all()
     }
 
     /// Fsyncs every tenant's WAL (on shutdown, and on a timer for idle tenants).
     pub async fn sync_all(&self) {
-        for (tenant, db) in self.tenant_dbs() {
-            match tokio::task::spawn_blocking(move || db.sync()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(%tenant, error = %e, "logs wal fsync failed"),
-                Err(e) => tracing::error!(%tenant, error = %e, "logs wal fsync task failed"),
-            }
-        }
+        self.heads.sync_all(LogsTenantDb::sync).await;
     }
 
     /// The gRPC service over this ingester.
     pub fn grpc_service(self: &Arc<Self>) -> LogsIngesterServer<LogsGrpc> {
         LogsIngesterServer::new(LogsGrpc(self.clone()))
     }
-}
-
-/// The tenant's WAL directory names under `dir` (none when `dir` does not exist yet).
-fn tenant_dirs(dir: &Path) -> std::io::Result<Vec<String>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            names.extend(entry.file_name().to_str().map(str::to_string));
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 fn parse_selection(

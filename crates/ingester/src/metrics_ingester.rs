@@ -45,10 +45,11 @@ use tokio::sync::Mutex as AsyncMutex;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::block_upload::{flush_router, source_ingester};
 use crate::config::IngesterConfig;
 use crate::instrumentation::IngesterMetrics;
+use crate::timer::spawn_every;
 pub(crate) use read::{parse_matchers, parse_tenant};
-pub use shipper::{BlockShipperService, ShipOutcome};
 
 /// What the ingester needs of its ring membership (the lifecycler), so it can be tested
 /// without gossip.
@@ -102,10 +103,7 @@ impl MetricsIngester {
         registry: &mut Registry,
     ) -> Arc<Self> {
         ready.set_not_ready("metrics ingester is replaying its WAL");
-        let instance_id = match config.lifecycler.instance_id.as_str() {
-            "" => std::env::var("HOSTNAME").unwrap_or_else(|_| "ingester".to_owned()),
-            id => id.to_owned(),
-        };
+        let instance_id = source_ingester(&config.lifecycler.instance_id);
         Arc::new(MetricsIngester {
             config,
             overrides,
@@ -148,7 +146,6 @@ impl MetricsIngester {
     /// `POST /ingester/flush`: cut and upload everything in the heads now; 204 when done.
     pub fn router(self: &Arc<Self>) -> Router {
         let this = self.clone();
-        let flusher = self.clone();
         Router::new()
             .route(
                 "/ingester/shutdown",
@@ -164,17 +161,7 @@ impl MetricsIngester {
                     }
                 }),
             )
-            .route(
-                "/ingester/flush",
-                post(move || async move {
-                    let outcome = flusher.flush_blocks().await;
-                    match outcome.errors.is_empty() {
-                        true => StatusCode::NO_CONTENT.into_response(),
-                        false => (StatusCode::INTERNAL_SERVER_ERROR, outcome.errors.join("\n"))
-                            .into_response(),
-                    }
-                }),
-            )
+            .merge(flush_router(self, &["/ingester/flush"]))
     }
 
     fn metrics_wal_dir(&self) -> PathBuf {
@@ -341,16 +328,9 @@ impl MetricsIngester {
     fn spawn_fsync_timer(self: &Arc<Self>) {
         let this = self.clone();
         let period = self.config.metrics.wal_fsync_interval;
-        let cancel = self.background.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tick.tick() => this.sync_all().await,
-                }
-            }
+        spawn_every(period, self.background.clone(), move || {
+            let this = this.clone();
+            async move { this.sync_all().await }
         });
     }
 }

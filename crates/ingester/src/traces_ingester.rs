@@ -15,9 +15,8 @@ mod lifecycle;
 mod limits;
 mod read;
 mod shipper;
-mod tenant_heads;
 
-pub use lifecycle::{HeadService, TracesIngesterService, WalHeads};
+pub use lifecycle::TracesIngesterService;
 pub use limits::TracesIngesterLimits;
 pub use shipper::{TracesShipper, TRACES_FLUSH_PATH};
 
@@ -38,10 +37,10 @@ use sextant_traces::model::TraceId;
 use tonic::{Request, Response, Status};
 
 use self::instrumentation::TracesIngestMetrics;
-use self::tenant_heads::TenantHeads;
 use crate::block_schedule::Clock;
 use crate::config::IngesterTracesConfig;
 use crate::metrics_ingester::parse_tenant;
+use crate::tenant_heads::TenantHeads;
 
 /// Every tenant's traces.
 pub struct TracesIngester {
@@ -178,13 +177,7 @@ impl TracesIngester {
 
     /// Fsyncs every tenant's WAL (on shutdown, and on a timer).
     pub async fn sync_all(&self) {
-        for (tenant, db) in self.tenant_dbs() {
-            match tokio::task::spawn_blocking(move || db.sync()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(%tenant, error = %e, "traces wal fsync failed"),
-                Err(e) => tracing::error!(%tenant, error = %e, "traces wal fsync task failed"),
-            }
-        }
+        self.heads.sync_all(TracesTenantDb::sync).await;
     }
 
     /// The gRPC service over this ingester.

@@ -52,8 +52,8 @@ impl LogsShipperMetrics {
         self.upload_bytes.inc_by(bytes);
     }
 
-    pub(crate) fn count_failure(&self) {
-        self.failures.inc();
+    pub(crate) fn count_failures(&self, failures: usize) {
+        self.failures.inc_by(failures as u64);
     }
 
     pub(crate) fn observe_truncation(&self, stats: &LogsTruncateStats) {

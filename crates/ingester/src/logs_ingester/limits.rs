@@ -198,8 +198,7 @@ impl LogsIngester {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::future::BoxFuture;
-    use sextant_kit::service::BoxError;
+    use crate::test_support::TestRing;
     use sextant_logs::db::{LogsDbConfig, LogsFsyncPolicy};
     use sextant_logs::logql::eval::{Entry, Stream};
     use sextant_logs::push::push_request_from_streams;
@@ -229,20 +228,6 @@ mod tests {
             };
             let got = local_stream_limit(&limits, rf, healthy);
             assert_eq!(got, want, "{global} {local} {rf} {healthy}");
-        }
-    }
-
-    struct FixedRing(usize);
-
-    impl RingMembership for FixedRing {
-        fn join(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn leave(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn healthy_instances(&self) -> usize {
-            self.0
         }
     }
 
@@ -276,8 +261,11 @@ mod tests {
             fsync: LogsFsyncPolicy::Interval(std::time::Duration::from_secs(60)),
             ..LogsDbConfig::default()
         };
-        let stream_limits =
-            LogsStreamLimits::new(Overrides::fixed(limits), Arc::new(FixedRing(healthy)), 3);
+        let stream_limits = LogsStreamLimits::new(
+            Overrides::fixed(limits),
+            Arc::new(TestRing::new(healthy)),
+            3,
+        );
         LogsIngester::new(dir, template).with_stream_limits(stream_limits)
     }
 

@@ -3,18 +3,22 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::http::StatusCode;
 use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
+use object_store::ObjectStoreExt;
 use sextant_logs::block::{chunk_byte_range, read_logs_chunk, LogsBlockIndex, LogsBlockMeta};
 use sextant_logs::db::{LogsDbConfig, LogsFsyncPolicy};
 use sextant_logs::logql::eval::{Entry, Stream};
 use sextant_logs::push::push_request_from_streams;
 use sextant_model::Labels;
 use sextant_proto::ingester::LogsPushRequest;
+use sextant_storage::keys::block_object_key;
 use sextant_storage::read_bucket_index;
 
 use super::*;
+use crate::test_support::test_clock;
 
 const SEC: i64 = 1_000_000_000;
 /// A multiple of the 60 s blocks, about 2023.
@@ -68,7 +72,6 @@ async fn fixture(
     let ingester = Arc::new(LogsIngester::new(dir, template));
     ingester.replay_all().await.unwrap();
     let clock = Arc::new(AtomicU64::new(1000));
-    let seen = clock.clone();
     let mut registry = Registry::default();
     let shipper = LogsShipper::new(
         ingester.clone(),
@@ -77,9 +80,7 @@ async fn fixture(
         "ingester-7",
         &mut registry,
     )
-    .with_clock(Arc::new(move || {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(seen.load(Ordering::SeqCst))
-    }));
+    .with_clock(test_clock(&clock));
     Fixture {
         ingester,
         shipper,

@@ -1,7 +1,6 @@
 //! The ingester's lifecycle, push and query against a tempdir WAL and a fake ring membership.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use prost::Message;
@@ -11,36 +10,14 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config::IngesterMetricsConfig;
+use crate::test_support::TestRing;
 
 const TENANT: &str = "team-a";
-
-/// Records join and leave calls; reports a fixed number of healthy instances.
-struct FakeRing {
-    joins: AtomicUsize,
-    leaves: AtomicUsize,
-    healthy: usize,
-}
-
-impl RingMembership for FakeRing {
-    fn join(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        self.joins.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Ok(()) })
-    }
-
-    fn leave(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        self.leaves.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Ok(()) })
-    }
-
-    fn healthy_instances(&self) -> usize {
-        self.healthy
-    }
-}
 
 struct Fixture {
     ingester: Arc<MetricsIngester>,
     store: Arc<dyn ObjectStore>,
-    ring: Arc<FakeRing>,
+    ring: Arc<TestRing>,
     ready: ReadyFlag,
     shutdown: CancellationToken,
 }
@@ -79,11 +56,7 @@ impl Fixture {
             metrics,
             ..IngesterConfig::default()
         };
-        let ring = Arc::new(FakeRing {
-            joins: AtomicUsize::new(0),
-            leaves: AtomicUsize::new(0),
-            healthy,
-        });
+        let ring = Arc::new(TestRing::new(healthy));
         let ready = Readiness::new().register("x");
         let shutdown = CancellationToken::new();
         let ingester = MetricsIngester::new(
@@ -110,11 +83,11 @@ impl Fixture {
     }
 
     fn joins(&self) -> usize {
-        self.ring.joins.load(Ordering::SeqCst)
+        self.ring.joins()
     }
 
     fn leaves(&self) -> usize {
-        self.ring.leaves.load(Ordering::SeqCst)
+        self.ring.leaves()
     }
 }
 

@@ -18,41 +18,31 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use sextant_kit::service::{BoxError, Service};
 use sextant_metrics::block::{
     BlockCompaction, BlockSource, EncodedBlock, CHUNKS_FILE, INDEX_FILE, META_FILE,
 };
 use sextant_metrics::db::TenantDb;
 use sextant_model::{Signal, TenantId};
-use sextant_storage::keys::block_object_key;
-use sextant_storage::{list_tenants, new_block_id, update_bucket_index, StorageError};
-use tokio_util::sync::CancellationToken;
+use sextant_storage::{new_block_id, update_bucket_index};
 
 use super::MetricsIngester;
-use crate::block_schedule::{
-    next_boundary, truncation_due, Shipped, BUCKET_INDEX_REFRESH_TIMEOUT, MAX_BLOCKS_PER_PASS,
+use crate::block_schedule::{ship_tenants, AlignedShipper, Shipped};
+use crate::block_upload::{
+    blocking, put_block_files, refresh_bucket_indexes, BlockShipper, ShipOutcome, ShipperService,
 };
 use crate::error::IngesterError;
 
-/// How long the bucket index refresh at start may delay the shipper.
 /// What the shipper keeps between passes (behind the one-pass-at-a-time lock).
 #[derive(Debug, Default)]
 pub(crate) struct ShipState {
     /// Per tenant, the ranges uploaded but not truncated yet, oldest first.
     retained: HashMap<TenantId, Vec<Shipped>>,
-}
-
-/// What one shipping pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShipOutcome {
-    pub blocks_uploaded: usize,
-    /// Failures (each tenant stops at its first; later passes retry).
-    pub errors: Vec<String>,
 }
 
 impl MetricsIngester {
@@ -76,52 +66,73 @@ impl MetricsIngester {
             .iter()
             .map(|(t, db)| (t.clone(), db.clone()))
             .collect();
-        let mut outcome = ShipOutcome::default();
-        for (tenant, db) in tenants {
-            let retained = state.retained.entry(tenant.clone()).or_default();
-            let result = self
-                .ship_tenant(&tenant, &db, force, retained, &mut outcome)
-                .await;
-            if let Err(e) = result {
-                tracing::error!(tenant = %tenant, error = %e, "block shipping failed; retrying on the next tick");
-                outcome.errors.push(e.to_string());
-            }
-        }
-        outcome
+        ship_tenants(self, Signal::Metrics, tenants, &mut state.retained, force).await
     }
 
-    async fn ship_tenant(
-        &self,
-        tenant: &TenantId,
-        db: &Arc<TenantDb>,
-        force: bool,
-        retained: &mut Vec<Shipped>,
-        outcome: &mut ShipOutcome,
-    ) -> Result<(), IngesterError> {
+    async fn upload(&self, tenant: &TenantId, block: EncodedBlock) -> Result<(), IngesterError> {
+        let id = &block.meta.block_id;
+        let started = Instant::now();
+        // meta.json last: its presence marks the block complete
+        let files = [
+            (INDEX_FILE, Bytes::from(block.index)),
+            (CHUNKS_FILE, Bytes::from(block.chunks)),
+            (META_FILE, Bytes::from(block.meta.to_json())),
+        ];
+        let bytes = put_block_files(&*self.store, Signal::Metrics, tenant, id, &files)
+            .await
+            .inspect_err(|_| self.metrics.count_upload_failure())?;
+        self.metrics.observe_upload(bytes);
+        tracing::info!(
+            tenant = %tenant, block = %id, min_time = block.meta.min_time_ms,
+            max_time = block.meta.max_time_ms, series = block.meta.stats.series,
+            samples = block.meta.stats.samples, bytes, ms = started.elapsed().as_millis() as u64,
+            "block uploaded"
+        );
+        if let Err(e) = update_bucket_index(&*self.store, Signal::Metrics, tenant).await {
+            // the next upload (or the compactor) refreshes it; readers fall back to a listing
+            tracing::warn!(tenant = %tenant, error = %e, "bucket index update failed");
+        }
+        Ok(())
+    }
+
+    /// Rewrites the bucket index of every tenant with blocks in storage; returns how many were
+    /// updated. Failures are logged: readers fall back to listing, the next upload retries.
+    pub async fn refresh_bucket_indexes(&self) -> usize {
+        refresh_bucket_indexes(&*self.store, Signal::Metrics).await
+    }
+
+    /// The shipper's lifecycle, for the service manager: a timer every
+    /// `block_check_interval`; stopping cancels it without cutting partial blocks.
+    pub fn shipper_service(self: &Arc<Self>) -> Arc<dyn Service> {
+        Arc::new(ShipperService::new(self.clone()))
+    }
+}
+
+impl AlignedShipper for MetricsIngester {
+    type Head = TenantDb;
+
+    fn block_and_grace(&self) -> (i64, i64) {
         let config = &self.config.metrics;
         let block_ms = config.block_duration.as_millis() as i64;
         let grace_ms = config.effective_block_cut_grace().as_millis() as i64;
-        let flush_until = db.time_range().filter(|_| force).map(|(_, max)| max);
-        for _ in 0..MAX_BLOCKS_PER_PASS {
-            // the head may still hold shipped data: cutting goes on where shipping stopped
-            let range = db
-                .time_range()
-                .map(|(min, max)| (min.max(db.shipped_until()), max));
-            let Some(boundary) = next_boundary(range, block_ms, grace_ms, flush_until) else {
-                break;
-            };
-            if self.ship_block(tenant, db, boundary).await? {
-                outcome.blocks_uploaded += 1;
-            }
-            retained.push((boundary, (self.clock)()));
-            self.truncate_retained(tenant, db, retained).await?;
-        }
-        self.truncate_retained(tenant, db, retained).await
+        (block_ms, grace_ms)
+    }
+
+    fn retain_after_upload(&self) -> Duration {
+        self.config.metrics.retain_after_upload
+    }
+
+    fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
+    fn head_times(&self, head: &TenantDb) -> (Option<(i64, i64)>, i64) {
+        (head.time_range(), head.shipped_until())
     }
 
     /// Cuts the block ending at `boundary` and uploads it; whether a block was uploaded (a
     /// range may hold nothing, e.g. only rejected samples).
-    async fn ship_block(
+    async fn ship_range(
         &self,
         tenant: &TenantId,
         db: &Arc<TenantDb>,
@@ -138,9 +149,8 @@ impl MetricsIngester {
             },
         };
         let cut_db = db.clone();
-        let block = tokio::task::spawn_blocking(move || cut_db.cut_block(boundary, source))
-            .await
-            .map_err(|e| IngesterError::Task(e.to_string()))?
+        let block = blocking(move || cut_db.cut_block(boundary, source))
+            .await?
             .map_err(|source| IngesterError::Cut {
                 tenant: tenant.to_string(),
                 source,
@@ -151,9 +161,7 @@ impl MetricsIngester {
             self.upload(tenant, block).await?;
         }
         let shipped_db = db.clone();
-        let recorded = tokio::task::spawn_blocking(move || shipped_db.set_shipped_until(boundary))
-            .await
-            .map_err(|e| IngesterError::Task(e.to_string()))?;
+        let recorded = blocking(move || shipped_db.set_shipped_until(boundary)).await?;
         if let Err(e) = recorded {
             // kept in memory anyway; after a restart the range may be cut (and deduplicated) again
             tracing::warn!(tenant = %tenant, boundary, error = %e, "cannot persist the shipped bound");
@@ -161,68 +169,15 @@ impl MetricsIngester {
         Ok(uploaded)
     }
 
-    /// Truncates the head up to the newest range shipped `retain_after_upload` ago, if any.
-    async fn truncate_retained(
-        &self,
-        tenant: &TenantId,
-        db: &Arc<TenantDb>,
-        retained: &mut Vec<Shipped>,
-    ) -> Result<(), IngesterError> {
-        let retain = self.config.metrics.retain_after_upload;
-        let Some(boundary) = truncation_due(retained, retain, (self.clock)()) else {
-            return Ok(());
-        };
-        self.truncate(tenant, db, boundary).await?;
-        retained.retain(|(b, _)| *b > boundary);
-        Ok(())
-    }
-
-    async fn upload(&self, tenant: &TenantId, block: EncodedBlock) -> Result<(), IngesterError> {
-        let id = &block.meta.block_id;
-        let started = Instant::now();
-        // meta.json last: its presence marks the block complete
-        let files = [
-            (INDEX_FILE, Bytes::from(block.index)),
-            (CHUNKS_FILE, Bytes::from(block.chunks)),
-            (META_FILE, Bytes::from(block.meta.to_json())),
-        ];
-        for (file, bytes) in &files {
-            let key = block_object_key(Signal::Metrics, tenant, id, file);
-            let put = self.store.put(&key, PutPayload::from(bytes.clone())).await;
-            if let Err(e) = put {
-                self.metrics.count_upload_failure();
-                return Err(IngesterError::Upload {
-                    tenant: tenant.to_string(),
-                    block_id: id.clone(),
-                    source: StorageError::from(e),
-                });
-            }
-        }
-        let bytes = files.iter().map(|(_, b)| b.len() as u64).sum();
-        self.metrics.observe_upload(bytes);
-        tracing::info!(
-            tenant = %tenant, block = %id, min_time = block.meta.min_time_ms,
-            max_time = block.meta.max_time_ms, series = block.meta.stats.series,
-            samples = block.meta.stats.samples, bytes, ms = started.elapsed().as_millis() as u64,
-            "block uploaded"
-        );
-        if let Err(e) = update_bucket_index(&*self.store, Signal::Metrics, tenant).await {
-            // the next upload (or the compactor) refreshes it; readers fall back to a listing
-            tracing::warn!(tenant = %tenant, error = %e, "bucket index update failed");
-        }
-        Ok(())
-    }
-
-    async fn truncate(
+    async fn truncate_head(
         &self,
         tenant: &TenantId,
         db: &Arc<TenantDb>,
         boundary: i64,
     ) -> Result<(), IngesterError> {
         let db = db.clone();
-        let stats = tokio::task::spawn_blocking(move || db.truncate(boundary))
-            .await
-            .map_err(|e| IngesterError::Task(e.to_string()))?
+        let stats = blocking(move || db.truncate(boundary))
+            .await?
             .map_err(|source| IngesterError::Truncate {
                 tenant: tenant.to_string(),
                 source,
@@ -230,85 +185,33 @@ impl MetricsIngester {
         self.metrics.observe_truncation(&stats);
         Ok(())
     }
-
-    /// Rewrites the bucket index of every tenant with blocks in storage; returns how many were
-    /// updated. Failures are logged: readers fall back to listing, the next upload retries.
-    pub async fn refresh_bucket_indexes(&self) -> usize {
-        let tenants = match list_tenants(&*self.store, Signal::Metrics).await {
-            Ok(tenants) => tenants,
-            Err(e) => {
-                tracing::warn!(error = %e, "listing tenants for the bucket index refresh failed");
-                return 0;
-            }
-        };
-        let mut updated = 0;
-        for tenant in tenants {
-            match update_bucket_index(&*self.store, Signal::Metrics, &tenant).await {
-                Ok(_) => updated += 1,
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant, error = %e, "bucket index refresh failed")
-                }
-            }
-        }
-        updated
-    }
-
-    /// The shipper's lifecycle, for the service manager: a timer every
-    /// `block_check_interval`; stopping cancels it without cutting partial blocks.
-    pub fn shipper_service(self: &Arc<Self>) -> Arc<dyn Service> {
-        Arc::new(BlockShipperService {
-            ingester: self.clone(),
-            cancel: CancellationToken::new(),
-        })
-    }
 }
 
-/// Runs [`MetricsIngester::ship_due_blocks`] on a timer.
-pub struct BlockShipperService {
-    ingester: Arc<MetricsIngester>,
-    cancel: CancellationToken,
-}
-
-impl Service for BlockShipperService {
-    fn name(&self) -> &str {
-        "ingester-metrics-shipper"
+impl BlockShipper for MetricsIngester {
+    fn signal(&self) -> Signal {
+        Signal::Metrics
     }
 
-    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        let ingester = self.ingester.clone();
-        let cancel = self.cancel.clone();
-        let period = ingester.config.metrics.block_check_interval;
-        Box::pin(async move {
-            // an ingester killed between an upload and its bucket index update left the index
-            // behind the blocks; bring every tenant's index up to date before shipping again
-            let refresh = ingester.refresh_bucket_indexes();
-            if tokio::time::timeout(BUCKET_INDEX_REFRESH_TIMEOUT, refresh)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "bucket index refresh at start timed out; the next upload refreshes it"
-                );
-            }
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tick.tick() => { ingester.ship_due_blocks().await; }
-                    }
-                }
-            });
-            Ok(())
-        })
+    fn store(&self) -> &dyn ObjectStore {
+        &*self.store
     }
 
-    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        self.cancel.cancel();
+    fn check_interval(&self) -> Duration {
+        self.config.metrics.block_check_interval
+    }
+
+    fn ship_due(&self) -> BoxFuture<'_, ShipOutcome> {
+        Box::pin(self.ship_due_blocks())
+    }
+
+    fn flush(&self) -> BoxFuture<'_, ShipOutcome> {
+        Box::pin(self.flush_blocks())
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), BoxError>> {
         // wait for a pass in progress, so its upload and truncation finish cleanly
         Box::pin(async move {
-            let _ = self.ingester.shipping.lock().await;
+            let _ = self.shipping.lock().await;
             Ok(())
         })
     }

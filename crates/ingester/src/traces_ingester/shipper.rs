@@ -19,27 +19,26 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::post;
 use axum::Router;
 use futures::future::BoxFuture;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
 use sextant_kit::service::{BoxError, Service};
 use sextant_model::{Signal, TenantId};
-use sextant_storage::keys::block_object_key;
-use sextant_storage::{list_tenants, new_block_id, update_bucket_index, StorageError};
+use sextant_storage::new_block_id;
 use sextant_traces::block::{
     EncodedTracesBlock, TracesBlockError, TracesBlockOptions, TracesBlockWriter,
 };
-use sextant_traces::db::{TracesCut, TracesDbError, TracesTenantDb};
+use sextant_traces::db::{TracesCut, TracesTenantDb};
 use tokio::sync::Mutex as AsyncMutex;
-use tokio_util::sync::CancellationToken;
 
 use super::instrumentation::TracesShipperMetrics;
 use super::TracesIngester;
-use crate::block_schedule::{BUCKET_INDEX_REFRESH_TIMEOUT, MAX_BLOCKS_PER_PASS};
+use crate::block_schedule::MAX_BLOCKS_PER_PASS;
+use crate::block_upload::{
+    blocking, flush_router, flushed_on_shutdown, put_block_files, source_ingester,
+    update_tenant_bucket_index, BlockShipper, ShipperService,
+};
 use crate::config::IngesterTracesConfig;
 use crate::error::IngesterError;
 use crate::ShipOutcome;
@@ -73,26 +72,6 @@ struct TenantShipState {
     uploaded: Vec<(u64, SystemTime)>,
 }
 
-/// Why shipping a tenant's traces stopped (reported as text in the [`ShipOutcome`]).
-#[derive(Debug, thiserror::Error)]
-enum TracesShipError {
-    #[error(transparent)]
-    Ingester(#[from] IngesterError),
-    #[error("{operation} for the traces of tenant {tenant}: {source}")]
-    Db {
-        tenant: String,
-        operation: &'static str,
-        #[source]
-        source: TracesDbError,
-    },
-    #[error("writing a traces block for tenant {tenant}: {source}")]
-    Block {
-        tenant: String,
-        #[source]
-        source: TracesBlockError,
-    },
-}
-
 /// Completes, cuts, uploads and releases the traces of one [`TracesIngester`].
 pub struct TracesShipper {
     ingester: Arc<TracesIngester>,
@@ -115,15 +94,11 @@ impl TracesShipper {
         instance_id: &str,
         registry: &mut Registry,
     ) -> Arc<Self> {
-        let instance_id = match instance_id {
-            "" => std::env::var("HOSTNAME").unwrap_or_else(|_| "ingester".to_owned()),
-            id => id.to_owned(),
-        };
         Arc::new(TracesShipper {
             ingester,
             store,
             config,
-            instance_id,
+            instance_id: source_ingester(instance_id),
             metrics: TracesShipperMetrics::new(registry),
             state: AsyncMutex::new(HashMap::new()),
         })
@@ -171,7 +146,7 @@ impl TracesShipper {
         pass: Pass,
         state: &mut TenantShipState,
         outcome: &mut ShipOutcome,
-    ) -> Result<(), TracesShipError> {
+    ) -> Result<(), IngesterError> {
         self.release_due(tenant, db, state, pass).await?;
         self.complete_traces(db, pass).await?;
         // blocks a previous pass could not upload go first
@@ -192,7 +167,7 @@ impl TracesShipper {
         &self,
         db: &Arc<TracesTenantDb>,
         pass: Pass,
-    ) -> Result<(), TracesShipError> {
+    ) -> Result<(), IngesterError> {
         let now_ms = self.ingester.now_ms();
         // a clock past every trace's idle and live periods completes them all
         let horizon = self.config.trace_idle_period + self.config.max_trace_live;
@@ -214,7 +189,7 @@ impl TracesShipper {
         tenant: &TenantId,
         db: &Arc<TracesTenantDb>,
         force: bool,
-    ) -> Result<Option<PendingBlock>, TracesShipError> {
+    ) -> Result<Option<PendingBlock>, IngesterError> {
         let now_ms = self.ingester.now_ms();
         let (age, bytes) = (self.config.max_block_duration, self.config.max_block_bytes);
         let cut_db = db.clone();
@@ -229,7 +204,7 @@ impl TracesShipper {
         let source = self.instance_id.clone();
         let block = blocking(move || write_block(cut, options, block_id, source))
             .await?
-            .map_err(|source| TracesShipError::Block {
+            .map_err(|source| IngesterError::TracesBlock {
                 tenant: tenant.to_string(),
                 source,
             })?;
@@ -243,16 +218,10 @@ impl TracesShipper {
         tenant: &TenantId,
         state: &mut TenantShipState,
         outcome: &mut ShipOutcome,
-    ) -> Result<(), TracesShipError> {
+    ) -> Result<(), IngesterError> {
         while let Some(pending) = state.pending.front() {
             self.upload(tenant, &pending.block).await?;
-            update_bucket_index(&*self.store, Signal::Traces, tenant)
-                .await
-                .map_err(|source| IngesterError::BucketIndex {
-                    tenant: tenant.to_string(),
-                    signal: Signal::Traces.as_str(),
-                    source,
-                })?;
+            update_tenant_bucket_index(&*self.store, Signal::Traces, tenant).await?;
             outcome.blocks_uploaded += 1;
             if let Some(done) = state.pending.pop_front() {
                 state.uploaded.push((done.seq, (self.ingester.clock())()));
@@ -269,19 +238,8 @@ impl TracesShipper {
     ) -> Result<(), IngesterError> {
         let started = Instant::now();
         let id = &block.meta.block_id;
-        let mut bytes = 0;
-        for (file, content) in block.files() {
-            let key = block_object_key(Signal::Traces, tenant, id, file);
-            bytes += content.len() as u64;
-            let payload = PutPayload::from(content.clone());
-            if let Err(e) = self.store.put(&key, payload).await {
-                return Err(IngesterError::Upload {
-                    tenant: tenant.to_string(),
-                    block_id: id.clone(),
-                    source: StorageError::from(e),
-                });
-            }
-        }
+        let files = block.files();
+        let bytes = put_block_files(&*self.store, Signal::Traces, tenant, id, &files).await?;
         self.metrics.observe_shipped(bytes);
         let meta = &block.meta;
         tracing::info!(
@@ -299,7 +257,7 @@ impl TracesShipper {
         db: &Arc<TracesTenantDb>,
         state: &mut TenantShipState,
         pass: Pass,
-    ) -> Result<(), TracesShipError> {
+    ) -> Result<(), IngesterError> {
         let now = (self.ingester.clock())();
         let retain = match pass {
             Pass::Shutdown => Duration::ZERO,
@@ -313,7 +271,7 @@ impl TracesShipper {
             let release_db = db.clone();
             let stats = blocking(move || release_db.release(seq))
                 .await?
-                .map_err(|source| TracesShipError::Db {
+                .map_err(|source| IngesterError::TracesDb {
                     tenant: tenant.to_string(),
                     operation: "releasing shipped traces",
                     source,
@@ -327,28 +285,46 @@ impl TracesShipper {
     /// `POST` on each of `paths` flushes the traces: 204 when every tenant shipped, 500
     /// listing the failures otherwise.
     pub fn router(self: &Arc<Self>, paths: &[&str]) -> Router {
-        paths.iter().fold(Router::new(), |router, path| {
-            let this = self.clone();
-            router.route(
-                path,
-                post(move || async move {
-                    let outcome = this.flush_blocks().await;
-                    match outcome.errors.is_empty() {
-                        true => StatusCode::NO_CONTENT.into_response(),
-                        false => (StatusCode::INTERNAL_SERVER_ERROR, outcome.errors.join("\n"))
-                            .into_response(),
-                    }
-                }),
-            )
-        })
+        flush_router(self, paths)
     }
 
     /// The shipper's lifecycle: a timer every `block_check_interval`; stopping waits for a
     /// pass in progress, and with `flush_on_shutdown` ships and releases everything.
     pub fn service(self: &Arc<Self>) -> Arc<dyn Service> {
-        Arc::new(TracesShipperService {
-            shipper: self.clone(),
-            cancel: CancellationToken::new(),
+        Arc::new(ShipperService::new(self.clone()))
+    }
+}
+
+impl BlockShipper for TracesShipper {
+    fn signal(&self) -> Signal {
+        Signal::Traces
+    }
+
+    fn store(&self) -> &dyn ObjectStore {
+        &*self.store
+    }
+
+    fn check_interval(&self) -> Duration {
+        self.config.block_check_interval
+    }
+
+    fn ship_due(&self) -> BoxFuture<'_, ShipOutcome> {
+        Box::pin(self.ship_due_blocks())
+    }
+
+    fn flush(&self) -> BoxFuture<'_, ShipOutcome> {
+        Box::pin(self.flush_blocks())
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            if !self.config.flush_on_shutdown {
+                // wait for a pass in progress, so its upload finishes cleanly
+                let _ = self.state.lock().await;
+                return Ok(());
+            }
+            let outcome = self.ship(Pass::Shutdown).await;
+            flushed_on_shutdown(Signal::Traces, &outcome)
         })
     }
 }
@@ -369,97 +345,6 @@ fn write_block(
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, IngesterError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| IngesterError::Task(e.to_string()))
-}
-
-/// Rewrites the `signal` bucket index of every tenant with blocks in storage (a kill
-/// between an upload and its index update left one behind); how many were updated.
-/// Failures are logged (the next upload retries).
-async fn refresh_bucket_indexes(store: &dyn ObjectStore, signal: Signal) -> usize {
-    let signal_name = signal.as_str();
-    let tenants = match list_tenants(store, signal).await {
-        Ok(tenants) => tenants,
-        Err(e) => {
-            tracing::warn!(signal = signal_name, error = %e, "listing tenants for the bucket index refresh failed");
-            return 0;
-        }
-    };
-    let mut updated = 0;
-    for tenant in tenants {
-        match update_bucket_index(store, signal, &tenant).await {
-            Ok(_) => updated += 1,
-            Err(e) => {
-                tracing::warn!(signal = signal_name, %tenant, error = %e, "bucket index refresh failed")
-            }
-        }
-    }
-    updated
-}
-
-/// Runs [`TracesShipper::ship_due_blocks`] on a timer.
-struct TracesShipperService {
-    shipper: Arc<TracesShipper>,
-    cancel: CancellationToken,
-}
-
-impl Service for TracesShipperService {
-    fn name(&self) -> &str {
-        "ingester-traces-shipper"
-    }
-
-    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        let shipper = self.shipper.clone();
-        let cancel = self.cancel.clone();
-        let period = shipper.config.block_check_interval;
-        Box::pin(async move {
-            let refresh = refresh_bucket_indexes(&*shipper.store, Signal::Traces);
-            if tokio::time::timeout(BUCKET_INDEX_REFRESH_TIMEOUT, refresh)
-                .await
-                .is_err()
-            {
-                tracing::warn!("traces bucket index refresh at start timed out");
-            }
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tick.tick() => { shipper.ship_due_blocks().await; }
-                    }
-                }
-            });
-            Ok(())
-        })
-    }
-
-    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
-        self.cancel.cancel();
-        Box::pin(async move {
-            if !self.shipper.config.flush_on_shutdown {
-                // wait for a pass in progress, so its upload finishes cleanly
-                let _ = self.shipper.state.lock().await;
-                return Ok(());
-            }
-            let outcome = self.shipper.ship(Pass::Shutdown).await;
-            tracing::info!(
-                blocks = outcome.blocks_uploaded,
-                failures = outcome.errors.len(),
-                "traces flushed on shutdown"
-            );
-            match outcome.errors.is_empty() {
-                true => Ok(()),
-                false => Err(outcome.errors.join("; ").into()),
-            }
-        })
-    }
 }
 
 #[cfg(test)]

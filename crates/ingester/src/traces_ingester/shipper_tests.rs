@@ -4,11 +4,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::http::StatusCode;
 use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
 use sextant_model::TenantLimits;
 use sextant_proto::ingester::TraceByIdRequest;
+use sextant_storage::keys::block_object_key;
 use sextant_storage::read_bucket_index;
 use sextant_traces::block::{
     read_page, TracesBlockIndex, TracesBlockMeta, TracesBloom, BLOOM_FILE, DATA_FILE, INDEX_FILE,
@@ -16,8 +19,10 @@ use sextant_traces::block::{
 };
 use sextant_traces::model::{Trace, TraceId};
 
-use super::super::tests::{ingester_with, push_request, span, test_clock, trace};
+use super::super::tests::{ingester_with, push_request, span, trace};
 use super::*;
+use crate::block_upload::refresh_bucket_indexes;
+use crate::test_support::test_clock;
 
 const TENANT: &str = "t";
 const START_S: u64 = 1_700_000_000;

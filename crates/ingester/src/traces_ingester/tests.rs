@@ -1,7 +1,6 @@
 //! The traces ingester driven through its gRPC methods, on a temporary WAL directory.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
 
 use sextant_kit::overrides::Overrides;
 use sextant_model::TenantLimits;
@@ -13,6 +12,7 @@ use sextant_traces::model::Trace;
 use sextant_traces::search::{decode_trace, encode_trace};
 
 use super::*;
+use crate::test_support::test_clock;
 
 const SEC: u64 = 1_000_000_000;
 /// 2023-11-14, in ns: the spans' times.
@@ -78,12 +78,6 @@ pub(super) fn push_request(tenant: &str, traces: &[Trace]) -> TracesPushRequest 
         trace_ids: traces.iter().map(|t| t.id.0.to_vec()).collect(),
         traces: traces.iter().map(encode_trace).collect(),
     }
-}
-
-/// A clock in seconds since the epoch that tests move.
-pub(super) fn test_clock(seconds: &Arc<AtomicU64>) -> Clock {
-    let seen = seconds.clone();
-    Arc::new(move || UNIX_EPOCH + Duration::from_secs(seen.load(Ordering::SeqCst)))
 }
 
 pub(super) fn ingester_with(

@@ -1,6 +1,6 @@
 //! Block shipping end to end within one ingester: push, tick, find the blocks in the store.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
@@ -12,6 +12,8 @@ use sextant_model::Signal;
 use sextant_proto::prometheus::histogram::{Count, ZeroCount};
 
 use super::*;
+use crate::test_support::test_clock;
+use crate::ShipOutcome;
 
 const SECOND: i64 = 1000;
 
@@ -32,11 +34,7 @@ async fn clocked(dir: &Path, store: Arc<dyn ObjectStore>, clock: &Arc<AtomicU64>
         ..metrics_config()
     };
     let mut f = Fixture::with_store(dir, config, store);
-    let clock = clock.clone();
-    f.ingester = f.ingester.with_clock(Arc::new(move || {
-        let secs = clock.load(Ordering::SeqCst);
-        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
-    }));
+    f.ingester = f.ingester.with_clock(test_clock(clock));
     f.started().await
 }
 

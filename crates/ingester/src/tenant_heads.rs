@@ -1,6 +1,6 @@
 //! Per-tenant databases of one signal under `<wal_dir>/<signal>/<tenant>/`, opened (and
-//! replayed) on first use or at start, at most once each. Signal-agnostic: the logs
-//! ingester keeps the same map by hand and can switch to this one.
+//! replayed) on first use or at start, at most once each; the logs and the traces ingesters
+//! keep their tenants here.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -69,6 +69,22 @@ impl<D: Send + Sync + 'static> TenantHeads<D> {
         let db = Arc::new(db);
         self.tenants.write().insert(tenant.clone(), db.clone());
         Ok(db)
+    }
+
+    /// Fsyncs every open tenant's database with `sync` on the blocking pool; failures are
+    /// logged.
+    pub(crate) async fn sync_all<E: Display + Send + 'static>(
+        &self,
+        sync: fn(&D) -> Result<(), E>,
+    ) {
+        let signal = self.signal;
+        for (tenant, db) in self.all() {
+            match tokio::task::spawn_blocking(move || sync(&db)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(%tenant, error = %e, "{signal} wal fsync failed"),
+                Err(e) => tracing::error!(%tenant, error = %e, "{signal} wal fsync task failed"),
+            }
+        }
     }
 
     /// The tenants with a directory on disk, sorted (directories that are not tenant IDs are
