@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -55,9 +55,7 @@ impl DistributorMetrics {
             requests: Family::default(),
             quorum_failures: Family::default(),
             ingester_failures: Family::default(),
-            push_duration: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.0005, 2.0, 14))
-            }),
+            push_duration: Family::new_with_constructor(push_duration_histogram),
         };
         let r = registry.sub_registry_with_prefix("sextant_distributor");
         r.register(
@@ -167,33 +165,136 @@ impl DistributorMetrics {
     }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FormatLabels {
-    format: &'static str,
+/// The input label of a push path's metrics, `<name>="<value>"` (e.g. `format="loki"`,
+/// `transport="otlp_grpc"`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub(crate) struct InputLabels {
+    name: &'static str,
+    value: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
+impl EncodeLabelSet for InputLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
+        (self.name, self.value).encode(encoder.encode_label())
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LogRequestLabels {
-    format: &'static str,
+/// The input label and the HTTP status of a push request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct InputStatusLabels {
+    input: InputLabels,
     status: u16,
+}
+
+impl EncodeLabelSet for InputStatusLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> Result<(), std::fmt::Error> {
+        self.input.encode(encoder)?;
+        ("status", self.status).encode(encoder.encode_label())
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+/// How a push path names its metrics: `sextant_distributor_<prefix>requests` and so on, with
+/// `noun` in the help texts and `input` the name of the input label.
+pub(crate) struct PushPathNames {
+    pub prefix: &'static str,
+    pub noun: &'static str,
+    pub input: &'static str,
+}
+
+/// What the logs and traces push paths both count: requests by input and HTTP status, the
+/// push duration by input, quorum failures and failed sends to one ingester.
+pub(crate) struct PushPathMetrics {
+    input: &'static str,
+    requests: Family<InputStatusLabels, Counter>,
+    push_duration: Family<InputLabels, Histogram>,
+    quorum_failures: Counter,
+    ingester_failures: Counter,
+}
+
+impl PushPathMetrics {
+    /// Registers on `r` (the `sextant_distributor` sub-registry).
+    pub(crate) fn new(r: &mut Registry, names: PushPathNames) -> Self {
+        let m = PushPathMetrics {
+            input: names.input,
+            requests: Family::default(),
+            push_duration: Family::new_with_constructor(push_duration_histogram),
+            quorum_failures: Counter::default(),
+            ingester_failures: Counter::default(),
+        };
+        let PushPathNames {
+            prefix,
+            noun,
+            input,
+        } = names;
+        let title = noun[..1].to_uppercase() + &noun[1..];
+        r.register(
+            format!("{prefix}requests"),
+            format!("{title} push requests by {input} and HTTP status."),
+            m.requests.clone(),
+        );
+        r.register(
+            format!("{prefix}push_duration_seconds"),
+            format!("Time to answer a {noun} push request, by {input}."),
+            m.push_duration.clone(),
+        );
+        r.register(
+            format!("{prefix}quorum_failures"),
+            format!("{title} writes that failed because too few ingesters acknowledged them."),
+            m.quorum_failures.clone(),
+        );
+        r.register(
+            format!("{prefix}ingester_push_failures"),
+            format!("Failed {noun} sends to one ingester (errors and timeouts)."),
+            m.ingester_failures.clone(),
+        );
+        m
+    }
+
+    /// The input label `value` (a push format or transport).
+    pub(crate) fn input(&self, value: &'static str) -> InputLabels {
+        InputLabels {
+            name: self.input,
+            value,
+        }
+    }
+
+    pub(crate) fn observe_push(&self, input: &'static str, status: u16, took: Duration) {
+        let input = self.input(input);
+        self.push_duration
+            .get_or_create(&input)
+            .observe(took.as_secs_f64());
+        self.requests
+            .get_or_create(&InputStatusLabels { input, status })
+            .inc();
+    }
+
+    pub(crate) fn count_quorum_failure(&self) {
+        self.quorum_failures.inc();
+    }
+
+    pub(crate) fn count_ingester_failure(&self) {
+        self.ingester_failures.inc();
+    }
+}
+
+/// The buckets of every push duration histogram: 0.5 ms to about 4 s.
+fn push_duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
 }
 
 /// The logs write path's self-metrics (`sextant_distributor_log_*`). Their names differ from
 /// the metrics path's so that both can share one registry.
 pub(crate) struct LogsDistributorMetrics {
-    entries_received: Family<FormatLabels, Counter>,
-    bytes_received: Family<FormatLabels, Counter>,
+    entries_received: Family<InputLabels, Counter>,
+    bytes_received: Family<InputLabels, Counter>,
     entries_discarded: Family<ReasonLabels, Counter>,
     bytes_discarded: Family<ReasonLabels, Counter>,
-    requests: Family<LogRequestLabels, Counter>,
-    push_duration: Family<FormatLabels, Histogram>,
-    quorum_failures: Counter,
-    ingester_failures: Counter,
+    pub push: PushPathMetrics,
 }
 
 /// Loki's reason for pushes refused by the ingestion rate limit.
@@ -201,29 +302,21 @@ pub(crate) const RATE_LIMITED: &str = "rate_limited";
 
 impl LogsDistributorMetrics {
     pub(crate) fn new(registry: &mut Registry) -> Self {
-        let m = LogsDistributorMetrics {
-            entries_received: Family::default(),
-            bytes_received: Family::default(),
-            entries_discarded: Family::default(),
-            bytes_discarded: Family::default(),
-            requests: Family::default(),
-            push_duration: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.0005, 2.0, 14))
-            }),
-            quorum_failures: Counter::default(),
-            ingester_failures: Counter::default(),
-        };
+        let entries_received = Family::default();
+        let bytes_received = Family::default();
+        let entries_discarded = Family::default();
+        let bytes_discarded = Family::default();
         let r = registry.sub_registry_with_prefix("sextant_distributor");
         let families = [
             (
                 "log_entries_received",
                 "Log entries accepted and replicated to a quorum, by push format.",
-                &m.entries_received,
+                &entries_received,
             ),
             (
                 "log_bytes_received",
                 "Log line bytes accepted and replicated to a quorum, by push format.",
-                &m.bytes_received,
+                &bytes_received,
             ),
         ];
         for (name, help, family) in families {
@@ -233,51 +326,33 @@ impl LogsDistributorMetrics {
             (
                 "log_entries_discarded",
                 "Log entries refused, by Loki's reason (validation, rate_limited).",
-                &m.entries_discarded,
+                &entries_discarded,
             ),
             (
                 "log_bytes_discarded",
                 "Log line and structured metadata bytes refused, by Loki's reason.",
-                &m.bytes_discarded,
+                &bytes_discarded,
             ),
         ];
         for (name, help, family) in families {
             r.register(name, help, family.clone());
         }
-        r.register(
-            "log_requests",
-            "Logs push requests by format and HTTP status.",
-            m.requests.clone(),
-        );
-        r.register(
-            "log_push_duration_seconds",
-            "Time to answer a logs push request, by format.",
-            m.push_duration.clone(),
-        );
-        r.register(
-            "log_quorum_failures",
-            "Logs writes that failed because too few ingesters acknowledged them.",
-            m.quorum_failures.clone(),
-        );
-        r.register(
-            "log_ingester_push_failures",
-            "Failed logs sends to one ingester (errors and timeouts).",
-            m.ingester_failures.clone(),
-        );
-        m
-    }
-
-    pub(crate) fn observe_push(&self, format: &'static str, status: u16, took: Duration) {
-        self.requests
-            .get_or_create(&LogRequestLabels { format, status })
-            .inc();
-        self.push_duration
-            .get_or_create(&FormatLabels { format })
-            .observe(took.as_secs_f64());
+        let names = PushPathNames {
+            prefix: "log_",
+            noun: "logs",
+            input: "format",
+        };
+        LogsDistributorMetrics {
+            entries_received,
+            bytes_received,
+            entries_discarded,
+            bytes_discarded,
+            push: PushPathMetrics::new(r, names),
+        }
     }
 
     pub(crate) fn count_received(&self, format: &'static str, entries: u64, bytes: u64) {
-        let labels = FormatLabels { format };
+        let labels = self.push.input(format);
         self.entries_received.get_or_create(&labels).inc_by(entries);
         self.bytes_received.get_or_create(&labels).inc_by(bytes);
     }
@@ -288,13 +363,5 @@ impl LogsDistributorMetrics {
             .get_or_create(&labels)
             .inc_by(entries);
         self.bytes_discarded.get_or_create(&labels).inc_by(bytes);
-    }
-
-    pub(crate) fn count_quorum_failure(&self) {
-        self.quorum_failures.inc();
-    }
-
-    pub(crate) fn count_ingester_failure(&self) {
-        self.ingester_failures.inc();
     }
 }

@@ -17,22 +17,34 @@
 //!   encoded once for its RF replicas, quorum per replica set, ingester refusals per limit.
 //! - `otlp_grpc_server`: `DistributorOtlpGrpcServer`, the service that owns the OTLP gRPC
 //!   listener (`distributor.otlp_grpc_listen_address`).
-//! - `replication`: grouping series by replica set and the quorum rule.
+//! - `push_common`: what every signal's push shares: the clock, the CPU half on the blocking
+//!   pool, the async half's fan-out to the ingesters with its quorum wait (`replicate`).
+//! - `http_push`: reading push bodies under the size limit, the tenant and content headers,
+//!   the OTLP/HTTP 200 in protobuf or JSON.
+//! - `otlp_export`: the tenant and the status codes of the OTLP gRPC `Export` services.
+//! - `replication`: routing items (series, streams, traces) by token onto the ring, grouping
+//!   them by replica set, and the quorum rule.
 //! - `limiter`: per-tenant token buckets.
 //! - `instrumentation`: `sextant_distributor_*` self-metrics.
 //! - [`error`]: `DistributorError` and its mapping onto `ErrorKind`.
 //!
-//! Tests: unit tests beside each module; the multi-process and bad-input scenarios live in
-//! `tests/` (package `sextant-e2e`).
+//! Tests: unit tests beside each module, sharing the ring, scripted ingesters and distributor
+//! setup of `test_support`; the multi-process and bad-input scenarios live in `tests/`
+//! (package `sextant-e2e`).
 
 pub mod config;
 pub mod error;
+mod http_push;
 mod instrumentation;
 mod limiter;
 mod logs_push;
 mod metrics_push;
+mod otlp_export;
 mod otlp_grpc_server;
+mod push_common;
 mod replication;
+#[cfg(test)]
+mod test_support;
 mod traces_push;
 
 pub use config::DistributorConfig;

@@ -9,16 +9,15 @@
 //! for the rate limit, 500 when a replica set missed its quorum. HTTP handling lives in
 //! `logs_push/handlers.rs`, OTLP gRPC (`LogsService/Export`) in `logs_push/otlp_grpc.rs`.
 
-pub(crate) mod handlers;
-pub(crate) mod otlp_grpc;
+mod handlers;
+mod otlp_grpc;
 mod prepare;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, StreamExt};
 use prometheus_client::registry::Registry;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::tenant::TenantResolver;
@@ -33,6 +32,9 @@ use crate::error::DistributorError;
 use crate::instrumentation::{LogsDistributorMetrics, RATE_LIMITED};
 use crate::limiter::RateLimiter;
 use crate::metrics_push::RingSnapshot;
+use crate::push_common::{
+    now_ns, replicate, run_blocking, IngesterAnswer, Tally, QUORUM_FAILURE_ID,
+};
 use crate::replication::ReplicaPlan;
 pub use otlp_grpc::DistributorOtlpLogsService;
 use prepare::{prepare_blocking, PrepareContext, PreparedLogs};
@@ -104,10 +106,6 @@ impl LogsPushReport {
     }
 }
 
-/// The id of the error answered when a replica set missed its quorum (HTTP 500 as in Loki;
-/// `Unavailable` over OTLP gRPC, so that exporters retry).
-pub(crate) const QUORUM_FAILURE_ID: &str = "err-sextant-ingester-quorum";
-
 /// How many rejection messages a 400 answer lists, one per line.
 const MAX_REJECTION_MESSAGES: usize = 10;
 
@@ -149,6 +147,7 @@ impl LogsDistributor {
         let format = input.format();
         let report = self.push_inner(tenant, input, format).await;
         self.metrics
+            .push
             .observe_push(format, report.status(), started.elapsed());
         if let Some(e) = &report.error {
             tracing::debug!(tenant = %tenant, format, error = %e, "logs push refused");
@@ -214,7 +213,7 @@ impl LogsDistributor {
         let ring = (self.ring)();
         let max_decompressed = self.config.max_decompressed_size;
         let tenant = tenant.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let cx = PrepareContext {
                 tenant: &tenant,
                 limits: &limits.logs,
@@ -225,7 +224,6 @@ impl LogsDistributor {
             prepare_blocking(input, &cx)
         })
         .await
-        .map_err(|e| DistributorError::new(ErrorKind::Internal, format!("push task failed: {e}")))?
     }
 
     /// Loki's per-tenant byte rate limit, on the line bytes validation accepted.
@@ -267,95 +265,65 @@ impl LogsDistributor {
         plan: ReplicaPlan,
         requests: Vec<PushRequest>,
     ) -> Result<Refused, DistributorError> {
-        let mut pending = FuturesUnordered::new();
-        for (slot, push) in requests.into_iter().enumerate() {
-            let request = LogsPushRequest {
+        let requests = requests
+            .into_iter()
+            .map(|push| LogsPushRequest {
                 tenant: tenant.to_string(),
                 push: Some(push),
-            };
-            let send = self.clients.push(&plan.destinations[slot].addr, request);
-            let timeout = self.config.remote_timeout;
-            // A spawned task finishes delivering even after we answered the client.
-            let task = tokio::spawn(async move { tokio::time::timeout(timeout, send).await });
-            pending.push(async move { (slot, task.await) });
-        }
-        let mut tally = Tally::new(plan.destinations.len());
-        while let Some((slot, joined)) = pending.next().await {
-            let addr = &plan.destinations[slot].addr;
-            let answer = match joined {
-                Ok(Ok(answer)) => {
-                    answer.map_err(|status| (status.code(), status.message().to_string()))
+            })
+            .collect();
+        let sent = replicate(
+            &plan,
+            requests,
+            self.config.remote_timeout,
+            |addr, request| self.clients.push(addr, request),
+            |tally: &mut Tally<Refused>, slot, addr, answer| {
+                if tally.record(slot, addr, answer) {
+                    self.metrics.push.count_ingester_failure();
                 }
-                Ok(Err(_elapsed)) => Err((
-                    tonic::Code::DeadlineExceeded,
-                    format!("no answer within {:?}", self.config.remote_timeout),
-                )),
-                Err(join) => Err((tonic::Code::Internal, join.to_string())),
-            };
-            if tally.record(slot, addr, answer) {
-                self.metrics.count_ingester_failure();
-            }
-            if plan.quorum_met(&tally.succeeded) {
-                return Ok(tally.into_refused());
-            }
-            if !plan.quorum_met(&tally.optimistic()) {
-                self.metrics.count_quorum_failure();
-                let detail = tally.last_error.unwrap_or_else(|| "unknown error".into());
-                return Err(DistributorError::with_id(
-                    ErrorKind::Internal,
-                    QUORUM_FAILURE_ID,
-                    format!("failed to reach a quorum of ingesters for the write: {detail}"),
-                ));
-            }
-        }
-        Ok(tally.into_refused())
+            },
+        );
+        sent.await.map_err(|missed| {
+            self.metrics.push.count_quorum_failure();
+            DistributorError::with_id(ErrorKind::Internal, QUORUM_FAILURE_ID, missed.message())
+        })
     }
 }
 
 /// What the ingesters refused of a push that met its quorum.
+#[derive(Debug, Default)]
 struct Refused {
+    /// Rejection messages of ingesters that took the push but refused part of it,
+    /// deduplicated (replicas refuse the same entries).
     messages: Vec<String>,
-    /// An ingester refused entries for a limit (429), e.g. the tenant's stream limit.
+    /// An ingester refused entries for a limit (429), e.g. the tenant's stream limit, rather
+    /// than as bad data (400).
     limited: bool,
+}
+
+impl Refused {
+    fn add(&mut self, messages: Vec<String>) {
+        for message in messages {
+            if !self.messages.contains(&message) {
+                self.messages.push(message);
+            }
+        }
+    }
 }
 
 /// Bytes in Loki's "MB" of `ingestion_rate_mb`.
 const MIB: f64 = (1 << 20) as f64;
 
-/// The answers of the ingesters of one push so far.
-struct Tally {
-    succeeded: Vec<bool>,
-    finished: Vec<bool>,
-    /// Rejection messages of ingesters that took the push but refused part of it, deduplicated
-    /// (replicas refuse the same entries).
-    refused: Vec<String>,
-    /// Some refusal was a limit (429) rather than bad data (400).
-    limited: bool,
-    last_error: Option<String>,
-}
-
-impl Tally {
-    fn new(n: usize) -> Self {
-        Tally {
-            succeeded: vec![false; n],
-            finished: vec![false; n],
-            refused: Vec::new(),
-            limited: false,
-            last_error: None,
-        }
-    }
-
+impl Tally<Refused> {
     /// Records the answer of `slot`; true when the send failed.
     fn record(
         &mut self,
         slot: usize,
         addr: &str,
-        answer: Result<LogsPushResponse, (tonic::Code, String)>,
+        answer: IngesterAnswer<LogsPushResponse>,
     ) -> bool {
-        self.finished[slot] = true;
-        match answer {
+        let taken = match answer {
             Ok(response) => {
-                self.succeeded[slot] = true;
                 let mut messages = response.rejections;
                 if messages.is_empty() && response.entries_rejected > 0 {
                     messages.push(format!(
@@ -363,46 +331,22 @@ impl Tally {
                         response.entries_rejected
                     ));
                 }
-                self.add_refused(messages);
-                false
+                self.answers.add(messages);
+                Ok(())
             }
             Err((code, message)) => {
                 let kind = sextant_kit::error::kind_from_grpc(code);
                 if matches!(kind, ErrorKind::BadRequest | ErrorKind::TooManyRequests) {
                     // The ingester took what it could; the client must hear about the rest.
-                    self.succeeded[slot] = true;
-                    self.limited |= kind == ErrorKind::TooManyRequests;
-                    self.add_refused(vec![message]);
-                    return false;
+                    self.answers.limited |= kind == ErrorKind::TooManyRequests;
+                    self.answers.add(vec![message]);
+                    Ok(())
+                } else {
+                    Err(message)
                 }
-                self.last_error = Some(format!("ingester {addr}: {message}"));
-                true
             }
-        }
-    }
-
-    fn add_refused(&mut self, messages: Vec<String>) {
-        for message in messages {
-            if !self.refused.contains(&message) {
-                self.refused.push(message);
-            }
-        }
-    }
-
-    fn into_refused(self) -> Refused {
-        Refused {
-            messages: self.refused,
-            limited: self.limited,
-        }
-    }
-
-    /// Which sends could still succeed: the succeeded ones and those not answered yet.
-    fn optimistic(&self) -> Vec<bool> {
-        self.succeeded
-            .iter()
-            .zip(&self.finished)
-            .map(|(&ok, &done)| ok || !done)
-            .collect()
+        };
+        self.settle(slot, addr, taken)
     }
 }
 
@@ -429,12 +373,6 @@ fn rejection_error(messages: Vec<String>, limited: bool) -> Option<DistributorEr
         false => ErrorKind::BadRequest,
     };
     Some(DistributorError::new(kind, text))
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! replica set reached its quorum, or failed to.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, StreamExt};
 use prometheus_client::registry::Registry;
 use sextant_kit::error::ApiError;
 use sextant_kit::overrides::Overrides;
@@ -25,13 +24,15 @@ use sextant_metrics::validation::{validate_batch, ValidationReport};
 use sextant_metrics::write::{LabelRef, WriteBatch};
 use sextant_model::{ErrorKind, TenantId, TenantLimits};
 use sextant_proto::ingester::{MetricsPushRequest, MetricsPushResponse};
-use sextant_ring::{Operation, TokenRing};
+use sextant_ring::TokenRing;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::DistributorConfig;
 use crate::error::DistributorError;
+use crate::http_push::read_body;
 use crate::instrumentation::DistributorMetrics;
 use crate::limiter::RateLimiter;
+use crate::push_common::{now_ms, replicate, run_blocking, IngesterAnswer, Tally};
 use crate::replication::ReplicaPlan;
 
 /// Sends one push to the ingester at `addr`. Production uses pooled tonic clients; tests use
@@ -168,7 +169,7 @@ impl Distributor {
         let max = self.config.max_decompressed_size;
         let now_ms = now_ms();
         let tenant_for_hash = tenant.clone();
-        let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = run_blocking(move || {
             prepare_blocking(
                 &body,
                 protocol,
@@ -179,10 +180,7 @@ impl Distributor {
                 now_ms,
             )
         })
-        .await
-        .map_err(|e| {
-            DistributorError::new(ErrorKind::Internal, format!("push task failed: {e}"))
-        })??;
+        .await?;
         self.metrics.count_discarded(&prepared.report);
         let limits = self.overrides.limits(tenant);
         let items =
@@ -207,78 +205,68 @@ impl Distributor {
         plan: ReplicaPlan,
         bodies: Vec<Vec<u8>>,
     ) -> Result<(), DistributorError> {
-        let mut pending = FuturesUnordered::new();
-        for (slot, body) in bodies.into_iter().enumerate() {
-            let request = MetricsPushRequest {
+        let requests = bodies
+            .into_iter()
+            .map(|body| MetricsPushRequest {
                 tenant: tenant.to_string(),
                 write_request: body,
-            };
-            let send = self.clients.push(&plan.destinations[slot].addr, request);
-            let timeout = self.config.remote_timeout;
-            // A spawned task finishes delivering even after we answered the client.
-            let task = tokio::spawn(async move { tokio::time::timeout(timeout, send).await });
-            pending.push(async move { (slot, task.await) });
-        }
-        let n = plan.destinations.len();
-        let mut succeeded = vec![false; n];
-        let mut finished = vec![false; n];
-        let mut client_error: Option<DistributorError> = None;
-        let mut last_error: Option<String> = None;
-        while let Some((slot, joined)) = pending.next().await {
-            finished[slot] = true;
-            let addr = &plan.destinations[slot].addr;
-            match joined {
-                Ok(Ok(Ok(_))) => succeeded[slot] = true,
-                Ok(Ok(Err(status))) => {
-                    let kind = sextant_kit::error::kind_from_grpc(status.code());
-                    if is_client_error(kind) {
-                        // The ingester took what it could; the rest was refused for a reason
-                        // the client must hear about. Delivery itself succeeded.
-                        succeeded[slot] = true;
-                        client_error
-                            .get_or_insert_with(|| DistributorError::new(kind, status.message()));
-                    } else {
-                        self.metrics.count_ingester_failure();
-                        last_error = Some(format!("ingester {addr}: {}", status.message()));
-                    }
-                }
-                Ok(Err(_elapsed)) => {
+            })
+            .collect();
+        // The answers collect the first refusal the client must hear about.
+        let sent = replicate(
+            &plan,
+            requests,
+            self.config.remote_timeout,
+            |addr, request| self.clients.push(addr, request),
+            |tally: &mut Tally<Option<DistributorError>>, slot, addr, answer| {
+                if record(tally, slot, addr, answer) {
                     self.metrics.count_ingester_failure();
-                    last_error = Some(format!(
-                        "ingester {addr}: no answer within {:?}",
-                        self.config.remote_timeout
-                    ));
                 }
-                Err(join) => {
-                    self.metrics.count_ingester_failure();
-                    last_error = Some(format!("ingester {addr}: {join}"));
-                }
-            }
-            if plan.quorum_met(&succeeded) {
-                break;
-            }
-            // Optimistic view: could quorum still be met if every unfinished send succeeds?
-            let optimistic: Vec<bool> = (0..n).map(|i| succeeded[i] || !finished[i]).collect();
-            if !plan.quorum_met(&optimistic) {
+            },
+        );
+        match sent.await {
+            Ok(None) => Ok(()),
+            Ok(Some(refused)) => Err(refused),
+            Err(missed) => {
                 self.metrics.count_quorum_failure();
                 // Too few replicas took the write: retryable, whatever else was refused.
-                let detail = last_error.unwrap_or_else(|| "unknown error".into());
-                let refused = client_error
+                let refused = missed
+                    .answers
+                    .as_ref()
                     .map(|e| format!("; an ingester also refused part of it: {}", e.message))
                     .unwrap_or_default();
-                return Err(DistributorError::new(
+                Err(DistributorError::new(
                     ErrorKind::Unavailable,
-                    format!(
-                        "failed to reach a quorum of ingesters for the write: {detail}{refused}"
-                    ),
-                ));
+                    format!("{}{refused}", missed.message()),
+                ))
             }
         }
-        match client_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
     }
+}
+
+/// Records the answer of `slot`; true when the send failed. An ingester that refused part of
+/// the push for a reason the client must hear about took what it could: delivery succeeded.
+fn record(
+    tally: &mut Tally<Option<DistributorError>>,
+    slot: usize,
+    addr: &str,
+    answer: IngesterAnswer<MetricsPushResponse>,
+) -> bool {
+    let taken = match answer {
+        Ok(_) => Ok(()),
+        Err((code, message)) => {
+            let kind = sextant_kit::error::kind_from_grpc(code);
+            if is_client_error(kind) {
+                tally
+                    .answers
+                    .get_or_insert_with(|| DistributorError::new(kind, message));
+                Ok(())
+            } else {
+                Err(message)
+            }
+        }
+    };
+    tally.settle(slot, addr, taken)
 }
 
 fn is_client_error(kind: ErrorKind) -> bool {
@@ -338,7 +326,9 @@ fn prepare_blocking(
         histograms: batch.histograms.len() as u64,
         exemplars: batch.exemplars.len() as u64,
     };
-    let plan = route(&batch, ring, tenant, now_ms)?;
+    let tokens =
+        (batch.series.iter()).map(|series| shard_token(tenant, batch.series_labels(series)));
+    let plan = ReplicaPlan::route(ring, now_ms, tokens)?;
     let bodies = encode_bodies(&batch, &raw, &plan);
     Ok(Prepared {
         plan,
@@ -350,32 +340,6 @@ fn prepare_blocking(
 
 fn decode_error(e: remote_write::RemoteWriteError) -> DistributorError {
     DistributorError::new(e.kind, e.message)
-}
-
-/// Hashes every series onto the ring and batches series per ingester.
-fn route(
-    batch: &WriteBatch<'_>,
-    ring: &TokenRing,
-    tenant: &TenantId,
-    now_ms: i64,
-) -> Result<ReplicaPlan, DistributorError> {
-    let mut plan = ReplicaPlan::default();
-    let mut replicas = Vec::with_capacity(8);
-    let instances = ring.instances();
-    for (i, series) in batch.series.iter().enumerate() {
-        let token = shard_token(tenant, batch.series_labels(series));
-        let max_errors = ring
-            .get_indices(token, Operation::Write, now_ms, &mut replicas)
-            .map_err(|e| DistributorError::new(e.kind(), format!("cannot route the write: {e}")))?;
-        plan.add(
-            i as u32,
-            replicas
-                .iter()
-                .map(|&r| (instances[r].id.as_str(), instances[r].addr.as_str())),
-            max_errors,
-        );
-    }
-    Ok(plan)
 }
 
 fn encode_bodies(batch: &WriteBatch<'_>, raw: &[u8], plan: &ReplicaPlan) -> Vec<Vec<u8>> {
@@ -417,13 +381,6 @@ pub fn shard_token(tenant: &TenantId, labels: &[LabelRef<'_>]) -> u32 {
     })
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 async fn push_handler(
     State(distributor): State<Arc<Distributor>>,
     headers: HeaderMap,
@@ -452,48 +409,6 @@ async fn handle_push(
     let report = distributor.push_metrics(&tenant, protocol, body).await;
     Ok(push_response(protocol, report))
 }
-
-/// A body over the limit is a 413 naming the limit; any other read failure is a 400.
-/// Reads the body up to `limit` bytes. A longer body is read to its end (up to
-/// [`DRAIN_LIMIT_FACTOR`] × `limit`, then the connection is dropped) before the 413 is sent:
-/// answering while the client is still sending makes many clients see a reset connection
-/// instead of the 413 and its message.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    use http_body_util::BodyExt;
-    let mut body = body;
-    let mut buf = bytes::BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::new(
-                ErrorKind::BadRequest,
-                format!("cannot read the request body: {e}"),
-            )
-        })?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        seen = seen.saturating_add(data.len());
-        if seen <= limit {
-            buf.extend_from_slice(&data);
-        } else if seen > limit.saturating_mul(DRAIN_LIMIT_FACTOR) {
-            break;
-        }
-    }
-    if seen > limit {
-        return Err(ApiError {
-            kind: ErrorKind::PayloadTooLarge,
-            id: Some("err-sextant-request-too-large"),
-            message: format!(
-                "request body too large: the limit is {limit} bytes (distributor.max_recv_msg_size)"
-            ),
-        });
-    }
-    Ok(buf.freeze())
-}
-
-/// How much of an oversized body is drained before giving up on the connection.
-const DRAIN_LIMIT_FACTOR: usize = 16;
 
 fn push_response(protocol: Protocol, report: PushReport) -> Response {
     let written = report.written;

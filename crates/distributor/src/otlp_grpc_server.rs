@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
-/// Serves OTLP gRPC services (today `LogsService`) on their own address.
+/// Serves OTLP gRPC services (`LogsService`, `TraceService`) on their own address.
 pub struct DistributorOtlpGrpcServer {
     name: String,
     listen_address: String,

@@ -7,6 +7,10 @@
 
 use std::collections::HashMap;
 
+use sextant_ring::{Operation, TokenRing};
+
+use crate::error::DistributorError;
+
 /// One destination instance of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Destination {
@@ -32,6 +36,33 @@ struct Group {
 }
 
 impl ReplicaPlan {
+    /// Routes item `i` of a push (a series, stream or trace) to the replica set its token
+    /// `tokens[i]` picks on `ring` at `now_ms`.
+    pub(crate) fn route(
+        ring: &TokenRing,
+        now_ms: i64,
+        tokens: impl IntoIterator<Item = u32>,
+    ) -> Result<Self, DistributorError> {
+        let mut plan = ReplicaPlan::default();
+        let mut replicas = Vec::with_capacity(8);
+        let instances = ring.instances();
+        for (i, token) in tokens.into_iter().enumerate() {
+            let max_errors = ring
+                .get_indices(token, Operation::Write, now_ms, &mut replicas)
+                .map_err(|e| {
+                    DistributorError::new(e.kind(), format!("cannot route the write: {e}"))
+                })?;
+            plan.add(
+                i as u32,
+                replicas
+                    .iter()
+                    .map(|&r| (instances[r].id.as_str(), instances[r].addr.as_str())),
+                max_errors,
+            );
+        }
+        Ok(plan)
+    }
+
     /// Routes series `series` to the replica set `instances` (id, addr) of which `max_errors`
     /// may fail.
     pub(crate) fn add<'a>(
@@ -124,6 +155,34 @@ mod tests {
                 *want,
                 "{sets:?} failed={failed:?}"
             );
+        }
+    }
+
+    #[test]
+    fn route_puts_every_item_on_its_replica_set() {
+        let ring = crate::test_support::test_ring(4, "i", |i| vec![i as u32 * 1000]);
+        let now = crate::push_common::now_ms();
+        let cases: &[&[u32]] = &[&[], &[1], &[1, 1500, 2500, 3500, 4500]];
+        for tokens in cases {
+            let plan = ReplicaPlan::route(&ring, now, tokens.iter().copied()).unwrap();
+            let mut want = Vec::new();
+            for (i, &token) in tokens.iter().enumerate() {
+                ring.get_indices(token, Operation::Write, now, &mut want)
+                    .unwrap();
+                let mut want: Vec<&str> = want
+                    .iter()
+                    .map(|&r| ring.instances()[r].id.as_str())
+                    .collect();
+                want.sort_unstable();
+                let mut got: Vec<&str> = (plan.destinations.iter())
+                    .filter(|d| d.series.contains(&(i as u32)))
+                    .map(|d| d.id.as_str())
+                    .collect();
+                got.sort_unstable();
+                assert_eq!(got, want, "{tokens:?} item {i}");
+            }
+            let all_ok = vec![true; plan.destinations.len()];
+            assert!(plan.quorum_met(&all_ok));
         }
     }
 

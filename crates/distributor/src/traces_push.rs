@@ -29,7 +29,7 @@ mod prepare;
 mod replicate;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use futures::future::BoxFuture;
@@ -47,6 +47,7 @@ use crate::config::DistributorConfig;
 use crate::error::DistributorError;
 use crate::limiter::RateLimiter;
 use crate::metrics_push::RingSnapshot;
+use crate::push_common::{now_ms, run_blocking};
 use answer::{answer, nothing_valid, RefusedSpans};
 use instrumentation::{TracesDistributorMetrics, RATE_LIMITED};
 pub use otlp_grpc::DistributorOtlpTracesService;
@@ -156,6 +157,7 @@ impl TracesDistributor {
         let transport = input.transport();
         let report = self.push_inner(tenant, input, transport).await;
         self.metrics
+            .push
             .observe_push(transport, report.status(), started.elapsed());
         if let Some(e) = &report.error {
             tracing::debug!(tenant = %tenant, transport, error = %e, "traces push refused");
@@ -218,7 +220,7 @@ impl TracesDistributor {
         let ring = (self.ring)();
         let max_decompressed = self.config.max_decompressed_size;
         let tenant = tenant.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let cx = PrepareContext {
                 tenant: &tenant,
                 limits: &limits.traces,
@@ -229,7 +231,6 @@ impl TracesDistributor {
             prepare_blocking(input, &cx)
         })
         .await
-        .map_err(|e| DistributorError::new(ErrorKind::Internal, format!("push task failed: {e}")))?
     }
 
     /// Tempo's per-tenant byte rate limit, on the encoded size of the spans validation
@@ -260,12 +261,6 @@ impl TracesDistributor {
             ),
         ))
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

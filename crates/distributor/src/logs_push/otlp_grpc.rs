@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 
-use prost::Message;
 use sextant_model::ErrorKind;
 use sextant_proto::otlp::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -27,12 +26,8 @@ use sextant_proto::otlp::collector::logs::v1::{
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::{LogsDistributor, LogsPushInput, LogsPushReport, QUORUM_FAILURE_ID};
-use crate::error::DistributorError;
-
-/// How long a throttled exporter is told to wait before retrying (the byte-rate token bucket
-/// refills continuously, so a second is enough to make progress).
-const RETRY_DELAY_SECONDS: i64 = 1;
+use super::{LogsDistributor, LogsPushInput, LogsPushReport};
+use crate::otlp_export::{export_tenant, grpc_status};
 
 impl LogsDistributor {
     /// The OTLP `LogsService` over gRPC. Accepts gzip-compressed requests; a message larger
@@ -58,12 +53,7 @@ impl LogsService for DistributorOtlpLogsService {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let headers = request.metadata().clone().into_headers();
-        let tenant = self
-            .distributor
-            .tenants
-            .resolve(&headers)
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let tenant = export_tenant(&self.distributor.tenants, &request)?;
         let request = request.into_inner();
         let records = log_record_count(&request);
         let report = self
@@ -104,56 +94,6 @@ fn export_answer(
         });
     }
     Err(grpc_status(&error))
-}
-
-/// The gRPC status of a failed push, with the codes the OTLP specification gives.
-fn grpc_status(error: &DistributorError) -> Status {
-    let message = sextant_kit::error::ApiError::from(error.clone()).to_string();
-    match error.kind {
-        ErrorKind::TooManyRequests => throttled(message),
-        ErrorKind::Internal if error.id == Some(QUORUM_FAILURE_ID) => Status::unavailable(message),
-        kind => Status::new(sextant_kit::error::grpc_code(kind), message),
-    }
-}
-
-/// `google.rpc.Status`, as carried in the `grpc-status-details-bin` trailer.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<prost_types::Duration>,
-}
-
-const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
-/// `ResourceExhausted` with a `RetryInfo` detail asking to retry after [`RETRY_DELAY_SECONDS`].
-pub(crate) fn throttled(message: String) -> Status {
-    let code = tonic::Code::ResourceExhausted;
-    let retry = RetryInfo {
-        retry_delay: Some(prost_types::Duration {
-            seconds: RETRY_DELAY_SECONDS,
-            nanos: 0,
-        }),
-    };
-    let details = RpcStatus {
-        code: code as i32,
-        message: message.clone(),
-        details: vec![prost_types::Any {
-            type_url: RETRY_INFO_TYPE_URL.to_string(),
-            value: retry.encode_to_vec(),
-        }],
-    };
-    Status::with_details(code, message, details.encode_to_vec().into())
 }
 
 #[cfg(test)]

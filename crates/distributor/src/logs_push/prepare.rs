@@ -10,7 +10,7 @@ use sextant_metrics::write::LabelRef;
 use sextant_model::limits::TenantLogsLimits;
 use sextant_model::{Labels, TenantId};
 use sextant_proto::logproto::PushRequest;
-use sextant_ring::{Operation, TokenRing};
+use sextant_ring::TokenRing;
 
 use super::{LogsPushInput, LogsPushOutcome};
 use crate::error::DistributorError;
@@ -47,7 +47,8 @@ pub(super) fn prepare_blocking(
         entries: batch.entries() as u64,
         bytes: batch.line_bytes() as u64,
     };
-    let plan = route(&batch, cx.ring, cx.tenant, cx.now_ns / 1_000_000)?;
+    let tokens = (batch.streams.iter()).map(|stream| stream_token(cx.tenant, &stream.labels));
+    let plan = ReplicaPlan::route(cx.ring, cx.now_ns / 1_000_000, tokens)?;
     let requests = plan
         .destinations
         .iter()
@@ -126,35 +127,6 @@ pub(super) fn validation_limits(limits: &TenantLogsLimits) -> LogsValidationLimi
         max_structured_metadata_size: limits.max_structured_metadata_size,
         max_structured_metadata_entries_count: limits.max_structured_metadata_entries_count,
     }
-}
-
-/// Hashes every stream onto the ring and batches streams per ingester.
-fn route(
-    batch: &LogBatch,
-    ring: &TokenRing,
-    tenant: &TenantId,
-    now_ms: i64,
-) -> Result<ReplicaPlan, DistributorError> {
-    let mut plan = ReplicaPlan::default();
-    if batch.streams.is_empty() {
-        return Ok(plan);
-    }
-    let mut replicas = Vec::with_capacity(8);
-    let instances = ring.instances();
-    for (i, stream) in batch.streams.iter().enumerate() {
-        let token = stream_token(tenant, &stream.labels);
-        let max_errors = ring
-            .get_indices(token, Operation::Write, now_ms, &mut replicas)
-            .map_err(|e| DistributorError::new(e.kind(), format!("cannot route the write: {e}")))?;
-        plan.add(
-            i as u32,
-            replicas
-                .iter()
-                .map(|&r| (instances[r].id.as_str(), instances[r].addr.as_str())),
-            max_errors,
-        );
-    }
-    Ok(plan)
 }
 
 /// The ring token of a stream: the same hash as a metrics series (tenant and sorted labels).

@@ -2,14 +2,13 @@
 //! a fixed ring (three instances, or more to see streams split), RF 3.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use parking_lot::Mutex;
 use prost::Message;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sextant_logs::logql::eval::{Entry, Stream};
 use sextant_logs::push::{batch_from_push_request, push_request_from_streams};
 use sextant_model::{Labels, TenantLimits};
@@ -17,16 +16,16 @@ use sextant_proto::otlp::collector::logs::v1::ExportLogsServiceResponse;
 use sextant_proto::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use sextant_proto::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use sextant_proto::otlp::resource::v1::Resource;
-use sextant_ring::{
-    InstanceDesc, InstanceState, Operation, ReplicationConfig, RingDesc, TokenRing,
-};
+use sextant_ring::{Operation, TokenRing};
 use tower::ServiceExt;
 
 use super::*;
+use crate::test_support::{self, random_tokens, test_ring, Answer, ScriptedIngesters};
 
 /// What one scripted ingester does with every push.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) enum Behaviour {
+    #[default]
     Ok,
     /// Takes the push but refuses part of it, with this message.
     Refuse(&'static str),
@@ -39,10 +38,7 @@ pub(super) enum Behaviour {
 pub(super) type ReceivedStream = (String, Vec<(i64, String)>);
 
 /// Ingesters whose answers are scripted per address; records every push they are given.
-pub(super) struct FakeIngesters {
-    pub(super) behaviour: HashMap<String, Behaviour>,
-    pub(super) received: Mutex<Vec<(String, LogsPushRequest)>>,
-}
+pub(super) type FakeIngesters = ScriptedIngesters<Behaviour, LogsPushRequest>;
 
 impl FakeIngesters {
     pub(super) fn streams_at(&self, addr: &str) -> Vec<ReceivedStream> {
@@ -54,15 +50,6 @@ impl FakeIngesters {
         }
         out
     }
-
-    pub(super) fn tenants(&self) -> Vec<String> {
-        let received = self.received.lock();
-        received.iter().map(|(_, r)| r.tenant.clone()).collect()
-    }
-
-    pub(super) fn push_count(&self) -> usize {
-        self.received.lock().len()
-    }
 }
 
 impl LogsIngesterClient for FakeIngesters {
@@ -71,21 +58,17 @@ impl LogsIngesterClient for FakeIngesters {
         addr: &str,
         request: LogsPushRequest,
     ) -> BoxFuture<'static, Result<LogsPushResponse, tonic::Status>> {
-        self.received.lock().push((addr.to_string(), request));
-        match self.behaviour.get(addr).copied().unwrap_or(Behaviour::Ok) {
-            Behaviour::Ok => Box::pin(async { Ok(LogsPushResponse::default()) }),
-            Behaviour::Refuse(message) => Box::pin(async move {
-                Ok(LogsPushResponse {
-                    entries_rejected: 1,
-                    rejections: vec![message.to_string()],
-                    ..LogsPushResponse::default()
-                })
+        let answer = match self.take(addr, request) {
+            Behaviour::Ok => Answer::Respond(LogsPushResponse::default()),
+            Behaviour::Refuse(message) => Answer::Respond(LogsPushResponse {
+                entries_rejected: 1,
+                rejections: vec![message.to_string()],
+                ..LogsPushResponse::default()
             }),
-            Behaviour::Fail(code, message) => {
-                Box::pin(async move { Err(tonic::Status::new(code, message)) })
-            }
-            Behaviour::Hang => Box::pin(futures::future::pending()),
-        }
+            Behaviour::Fail(code, message) => Answer::Fail(code, message),
+            Behaviour::Hang => Answer::Hang,
+        };
+        answer.into_future()
     }
 }
 
@@ -107,54 +90,10 @@ fn addr(i: usize) -> String {
 /// `n` ACTIVE, healthy instances with 128 seeded random tokens each, RF 3.
 fn ring_of(n: usize) -> Arc<TokenRing> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let now = now_ns() / 1_000_000;
-    let mut desc = RingDesc::default();
-    for i in 1..=n {
-        let id = format!("ingester-{i}");
-        let mut tokens: Vec<u32> = (0..128).map(|_| rng.random()).collect();
-        tokens.sort_unstable();
-        tokens.dedup();
-        let instance = InstanceDesc {
-            id: id.clone(),
-            addr: addr(i),
-            zone: String::new(),
-            state: InstanceState::Active,
-            tokens,
-            heartbeat_ms: now,
-            registered_ms: now,
-        };
-        desc.instances.insert(id, instance);
-    }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        ..ReplicationConfig::default()
-    };
-    Arc::new(TokenRing::new(&desc, config))
+    test_ring(n, "ingester", |_| random_tokens(&mut rng))
 }
 
-pub(super) struct Setup {
-    pub(super) instances: usize,
-    /// Behaviour of `ingester-1`, `ingester-2`, ...; the others answer Ok.
-    pub(super) behaviour: Vec<Behaviour>,
-    pub(super) config: DistributorConfig,
-    pub(super) limits: TenantLimits,
-    pub(super) multitenancy: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            instances: 3,
-            behaviour: Vec::new(),
-            config: DistributorConfig {
-                remote_timeout: Duration::from_millis(200),
-                ..DistributorConfig::default()
-            },
-            limits: TenantLimits::default(),
-            multitenancy: false,
-        }
-    }
-}
+pub(super) type Setup = test_support::Setup<Behaviour>;
 
 impl Setup {
     fn build(self) -> (Router, Arc<FakeIngesters>) {
@@ -163,21 +102,11 @@ impl Setup {
     }
 
     pub(super) fn distributor(self) -> (Arc<LogsDistributor>, Arc<FakeIngesters>) {
-        let ingesters = Arc::new(FakeIngesters {
-            behaviour: (1..).map(addr).zip(self.behaviour).collect(),
-            received: Mutex::new(Vec::new()),
-        });
         let ring = ring_of(self.instances);
-        let snapshot: RingSnapshot = Arc::new(move || ring.clone());
-        let distributor = LogsDistributor::new(
-            self.config,
-            TenantResolver::new(self.multitenancy),
-            Overrides::fixed(self.limits),
-            snapshot,
-            ingesters.clone(),
-            &mut Registry::default(),
-        );
-        (Arc::new(distributor), ingesters)
+        self.assemble(ring, addr, |config, tenants, overrides, ring, clients| {
+            let registry = &mut Registry::default();
+            LogsDistributor::new(config, tenants, overrides, ring, clients, registry)
+        })
     }
 }
 

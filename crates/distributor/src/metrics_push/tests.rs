@@ -1,26 +1,25 @@
 //! The push path end to end through the router, against scripted in-memory ingesters and a
 //! fixed three-instance ring.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::http::Request;
-use parking_lot::Mutex;
 use prost::Message;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sextant_proto::prometheus as wire;
 use sextant_proto::write_v2;
-use sextant_ring::{InstanceDesc, InstanceState, ReplicationConfig, RingDesc};
 use tower::ServiceExt;
 
 use super::*;
+use crate::test_support::{self, random_tokens, test_config, test_ring, Answer, ScriptedIngesters};
 
 const ADDRS: [&str; 3] = ["ingester-1:9095", "ingester-2:9095", "ingester-3:9095"];
 const V2_CONTENT_TYPE: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
 
 /// What one scripted ingester does with every push.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 enum Behaviour {
+    #[default]
     Ok,
     Fail(tonic::Code, &'static str),
     /// Never answers.
@@ -31,10 +30,7 @@ enum Behaviour {
 type ReceivedSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
 
 /// Ingesters whose answers are scripted per address; records every push it is given.
-struct FakeIngesters {
-    behaviour: HashMap<String, Behaviour>,
-    received: Mutex<Vec<(String, MetricsPushRequest)>>,
-}
+type FakeIngesters = ScriptedIngesters<Behaviour, MetricsPushRequest>;
 
 impl FakeIngesters {
     /// The series `addr` received over all pushes, decoded from the forwarded bodies.
@@ -60,15 +56,6 @@ impl FakeIngesters {
         }
         out
     }
-
-    fn tenants(&self) -> Vec<String> {
-        let received = self.received.lock();
-        received.iter().map(|(_, r)| r.tenant.clone()).collect()
-    }
-
-    fn push_count(&self) -> usize {
-        self.received.lock().len()
-    }
 }
 
 impl IngesterClientFactory for FakeIngesters {
@@ -77,43 +64,19 @@ impl IngesterClientFactory for FakeIngesters {
         addr: &str,
         request: MetricsPushRequest,
     ) -> BoxFuture<'static, Result<MetricsPushResponse, tonic::Status>> {
-        self.received.lock().push((addr.to_string(), request));
-        match self.behaviour.get(addr).copied().unwrap_or(Behaviour::Ok) {
-            Behaviour::Ok => Box::pin(async { Ok(MetricsPushResponse::default()) }),
-            Behaviour::Fail(code, message) => {
-                Box::pin(async move { Err(tonic::Status::new(code, message)) })
-            }
-            Behaviour::Hang => Box::pin(futures::future::pending()),
-        }
+        let answer = match self.take(addr, request) {
+            Behaviour::Ok => Answer::Respond(MetricsPushResponse::default()),
+            Behaviour::Fail(code, message) => Answer::Fail(code, message),
+            Behaviour::Hang => Answer::Hang,
+        };
+        answer.into_future()
     }
 }
 
 /// Three ACTIVE, healthy instances with 128 seeded random tokens each, RF 3.
 fn three_instance_ring() -> Arc<TokenRing> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let now = now_ms();
-    let mut desc = RingDesc::default();
-    for (i, addr) in ADDRS.iter().enumerate() {
-        let id = format!("ingester-{}", i + 1);
-        let mut tokens: Vec<u32> = (0..128).map(|_| rng.random()).collect();
-        tokens.sort_unstable();
-        tokens.dedup();
-        let instance = InstanceDesc {
-            id: id.clone(),
-            addr: addr.to_string(),
-            zone: String::new(),
-            state: InstanceState::Active,
-            tokens,
-            heartbeat_ms: now,
-            registered_ms: now,
-        };
-        desc.instances.insert(id, instance);
-    }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        ..ReplicationConfig::default()
-    };
-    Arc::new(TokenRing::new(&desc, config))
+    test_ring(ADDRS.len(), "ingester", |_| random_tokens(&mut rng))
 }
 
 struct Setup {
@@ -127,10 +90,7 @@ impl Default for Setup {
     fn default() -> Self {
         Setup {
             behaviour: [Behaviour::Ok; 3],
-            config: DistributorConfig {
-                remote_timeout: Duration::from_millis(200),
-                ..DistributorConfig::default()
-            },
+            config: test_config(),
             limits: TenantLimits::default(),
             multitenancy: false,
         }
@@ -139,25 +99,23 @@ impl Default for Setup {
 
 impl Setup {
     fn build(self) -> (Router, Arc<FakeIngesters>) {
-        let ingesters = Arc::new(FakeIngesters {
-            behaviour: ADDRS
-                .iter()
-                .map(|a| a.to_string())
-                .zip(self.behaviour)
-                .collect(),
-            received: Mutex::new(Vec::new()),
-        });
-        let ring = three_instance_ring();
-        let snapshot: RingSnapshot = Arc::new(move || ring.clone());
-        let distributor = Distributor::new(
-            self.config,
-            TenantResolver::new(self.multitenancy),
-            Overrides::fixed(self.limits),
-            snapshot,
-            ingesters.clone(),
-            &mut Registry::default(),
+        let shared = test_support::Setup {
+            instances: ADDRS.len(),
+            behaviour: self.behaviour.to_vec(),
+            config: self.config,
+            limits: self.limits,
+            multitenancy: self.multitenancy,
+        };
+        let addr = |i: usize| ADDRS[i - 1].to_string();
+        let (distributor, ingesters) = shared.assemble(
+            three_instance_ring(),
+            addr,
+            |config, tenants, overrides, ring, clients| {
+                let registry = &mut Registry::default();
+                Distributor::new(config, tenants, overrides, ring, clients, registry)
+            },
         );
-        (Arc::new(distributor).router(), ingesters)
+        (distributor.router(), ingesters)
     }
 }
 

@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use sextant_model::ErrorKind;
 use sextant_proto::otlp::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -26,8 +25,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use super::{TracesDistributor, TracesPushInput, TracesPushReport};
-use crate::error::DistributorError;
-use crate::logs_push::otlp_grpc::throttled;
+use crate::otlp_export::{export_tenant, grpc_status};
 
 impl TracesDistributor {
     /// The OTLP `TraceService` over gRPC. Accepts gzip-compressed requests; a message larger
@@ -53,12 +51,7 @@ impl TraceService for DistributorOtlpTracesService {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let headers = request.metadata().clone().into_headers();
-        let tenant = self
-            .distributor
-            .tenants
-            .resolve(&headers)
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let tenant = export_tenant(&self.distributor.tenants, &request)?;
         let input = TracesPushInput::OtlpRequest(request.into_inner());
         let report = self.distributor.push_traces(&tenant, input).await;
         export_answer(report).map(Response::new)
@@ -72,15 +65,6 @@ fn export_answer(report: TracesPushReport) -> Result<ExportTraceServiceResponse,
             partial_success: report.partial_success,
         }),
         Some(error) => Err(grpc_status(&error)),
-    }
-}
-
-/// The gRPC status of a failed push, with the codes the OTLP specification gives.
-fn grpc_status(error: &DistributorError) -> Status {
-    let message = sextant_kit::error::ApiError::from(error.clone()).to_string();
-    match error.kind {
-        ErrorKind::TooManyRequests => throttled(message),
-        kind => Status::new(sextant_kit::error::grpc_code(kind), message),
     }
 }
 

@@ -9,7 +9,7 @@ use sextant_model::TenantId;
 use sextant_proto::ingester::TracesPushRequest;
 use sextant_proto::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use sextant_proto::otlp::trace::v1::TracesData;
-use sextant_ring::{Operation, TokenRing};
+use sextant_ring::TokenRing;
 use sextant_traces::model::TraceBatch;
 use sextant_traces::push::{
     decode_otlp_traces, validate_traces, TracesPushError, TracesValidationLimits, ValidatedTraces,
@@ -55,7 +55,9 @@ pub(super) fn prepare_blocking(
         spans: batch.span_count() as u64,
         bytes: batch.encoded_len() as u64,
     };
-    let plan = route(&batch, cx.ring, cx.tenant, cx.now_ms)?;
+    // trace `i` of the batch is series `i` of the plan
+    let tokens = batch.traces.iter().map(|trace| trace.id.token(cx.tenant));
+    let plan = ReplicaPlan::route(cx.ring, cx.now_ms, tokens)?;
     let (requests, spans_per_request) = build_requests(batch, &plan, cx.tenant);
     Ok(PreparedTraces {
         plan,
@@ -93,39 +95,6 @@ fn decode_error(e: TracesPushError) -> DistributorError {
         id: too_large.then_some("err-sextant-request-too-large"),
         message: e.to_string(),
     }
-}
-
-/// Hashes every trace ID onto the ring; trace `i` of the batch is series `i` of the plan.
-fn route(
-    batch: &TraceBatch,
-    ring: &TokenRing,
-    tenant: &TenantId,
-    now_ms: i64,
-) -> Result<ReplicaPlan, DistributorError> {
-    let mut plan = ReplicaPlan::default();
-    if batch.traces.is_empty() {
-        return Ok(plan);
-    }
-    let mut replicas = Vec::with_capacity(8);
-    let instances = ring.instances();
-    for (i, trace) in batch.traces.iter().enumerate() {
-        let max_errors = ring
-            .get_indices(
-                trace.id.token(tenant),
-                Operation::Write,
-                now_ms,
-                &mut replicas,
-            )
-            .map_err(|e| DistributorError::new(e.kind(), format!("cannot route the write: {e}")))?;
-        plan.add(
-            i as u32,
-            replicas
-                .iter()
-                .map(|&r| (instances[r].id.as_str(), instances[r].addr.as_str())),
-            max_errors,
-        );
-    }
-    Ok(plan)
 }
 
 /// Encodes every trace once as a `TracesData` and gives each destination the traces routed to
@@ -171,6 +140,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use proptest::prelude::*;
+    use sextant_ring::Operation;
     use sextant_traces::model::TraceId;
 
     use super::*;

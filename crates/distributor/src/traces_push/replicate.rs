@@ -5,13 +5,12 @@
 //! An ingester that answers, even refusing some traces for a limit, took the push: it counts
 //! towards the quorum. Its refusals decide the answer to the client (see [`RefusalClass`]).
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use sextant_model::ErrorKind;
 use sextant_proto::ingester::{TracesPushRequest, TracesPushResponse};
 
 use super::TracesDistributor;
 use crate::error::DistributorError;
-use crate::logs_push::QUORUM_FAILURE_ID;
+use crate::push_common::{self, replicate, IngesterAnswer, QUORUM_FAILURE_ID};
 use crate::replication::ReplicaPlan;
 
 /// The limit whose refusals are answered as a partial success: a trace over it stays over it,
@@ -68,74 +67,38 @@ impl TracesDistributor {
         requests: Vec<TracesPushRequest>,
         spans: &[u64],
     ) -> Result<IngesterAnswers, DistributorError> {
-        let timeout = self.config.remote_timeout;
-        let mut pending = FuturesUnordered::new();
-        for (slot, request) in requests.into_iter().enumerate() {
-            let send = self.clients.push(&plan.destinations[slot].addr, request);
-            // A spawned task finishes delivering even after we answered the client.
-            let task = tokio::spawn(async move { tokio::time::timeout(timeout, send).await });
-            pending.push(async move { (slot, task.await) });
-        }
-        let mut tally = Tally::new(plan.destinations.len());
-        while let Some((slot, joined)) = pending.next().await {
-            let answer = match joined {
-                Ok(Ok(answer)) => answer.map_err(|s| (s.code(), s.message().to_string())),
-                Ok(Err(_elapsed)) => Err((
-                    tonic::Code::DeadlineExceeded,
-                    format!("no answer within {timeout:?}"),
-                )),
-                Err(join) => Err((tonic::Code::Internal, join.to_string())),
-            };
-            let addr = &plan.destinations[slot].addr;
-            if tally.record(slot, addr, spans[slot], answer) {
-                self.metrics.count_ingester_failure();
-                tracing::debug!(addr = %addr, error = ?tally.last_error, "traces push to ingester failed");
-            }
-            if plan.quorum_met(&tally.succeeded) {
-                return Ok(tally.answers);
-            }
-            if !plan.quorum_met(&tally.optimistic()) {
-                self.metrics.count_quorum_failure();
-                let detail = tally.last_error.unwrap_or_else(|| "unknown error".into());
-                return Err(DistributorError::with_id(
-                    ErrorKind::Unavailable,
-                    QUORUM_FAILURE_ID,
-                    format!("failed to reach a quorum of ingesters for the write: {detail}"),
-                ));
-            }
-        }
-        Ok(tally.answers)
+        let sent = replicate(
+            plan,
+            requests,
+            self.config.remote_timeout,
+            |addr, request| self.clients.push(addr, request),
+            |tally: &mut Tally, slot, addr, answer| {
+                if tally.record(slot, addr, spans[slot], answer) {
+                    self.metrics.push.count_ingester_failure();
+                    tracing::debug!(addr = %addr, error = ?tally.last_error, "traces push to ingester failed");
+                }
+            },
+        );
+        sent.await.map_err(|missed| {
+            self.metrics.push.count_quorum_failure();
+            DistributorError::with_id(ErrorKind::Unavailable, QUORUM_FAILURE_ID, missed.message())
+        })
     }
 }
 
 /// The answers of the ingesters of one push so far.
-struct Tally {
-    succeeded: Vec<bool>,
-    finished: Vec<bool>,
-    answers: IngesterAnswers,
-    last_error: Option<String>,
-}
+type Tally = push_common::Tally<IngesterAnswers>;
 
 impl Tally {
-    fn new(n: usize) -> Self {
-        Tally {
-            succeeded: vec![false; n],
-            finished: vec![false; n],
-            answers: IngesterAnswers::default(),
-            last_error: None,
-        }
-    }
-
     /// Records the answer of `slot`, which was sent `spans` spans; true when the send failed.
     fn record(
         &mut self,
         slot: usize,
         addr: &str,
         spans: u64,
-        answer: Result<TracesPushResponse, (tonic::Code, String)>,
+        answer: IngesterAnswer<TracesPushResponse>,
     ) -> bool {
-        self.finished[slot] = true;
-        let took = match answer {
+        let taken = match answer {
             Ok(response) => {
                 for r in response.rejections {
                     let (reason, class) = classify(&r.limit);
@@ -146,52 +109,42 @@ impl Tally {
                         ),
                         false => r.message,
                     };
-                    self.add(reason, class, r.spans, message);
+                    self.answers.add(reason, class, r.spans, message);
                 }
-                true
+                Ok(())
             }
             // The ingester refused the whole push for a limit or as invalid: it is up, and the
             // client must hear about it.
             Err((tonic::Code::ResourceExhausted, message)) => {
-                self.add("ingester_limit", RefusalClass::Limited, spans, message);
-                true
+                let answers = &mut self.answers;
+                answers.add("ingester_limit", RefusalClass::Limited, spans, message);
+                Ok(())
             }
             Err((tonic::Code::InvalidArgument, message)) => {
-                self.add("ingester_refused", RefusalClass::Dropped, spans, message);
-                true
+                let answers = &mut self.answers;
+                answers.add("ingester_refused", RefusalClass::Dropped, spans, message);
+                Ok(())
             }
-            Err((_, message)) => {
-                self.last_error = Some(format!("ingester {addr}: {message}"));
-                false
-            }
+            Err((_, message)) => Err(message),
         };
-        if took {
-            self.succeeded[slot] = true;
+        if taken.is_ok() {
             self.answers.answered_spans += spans;
         }
-        !took
+        self.settle(slot, addr, taken)
     }
+}
 
+impl IngesterAnswers {
     fn add(&mut self, reason: &'static str, class: RefusalClass, spans: u64, message: String) {
-        let refusals = &mut self.answers.refusals;
-        match refusals.iter_mut().find(|r| r.reason == reason) {
+        match self.refusals.iter_mut().find(|r| r.reason == reason) {
             Some(refusal) => refusal.spans += spans,
-            None => refusals.push(IngesterRefusal {
+            None => self.refusals.push(IngesterRefusal {
                 reason,
                 class,
                 spans,
                 message,
             }),
         }
-    }
-
-    /// Which sends could still succeed: the succeeded ones and those not answered yet.
-    fn optimistic(&self) -> Vec<bool> {
-        self.succeeded
-            .iter()
-            .zip(&self.finished)
-            .map(|(&ok, &done)| ok || !done)
-            .collect()
     }
 }
 

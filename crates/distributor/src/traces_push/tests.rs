@@ -1,14 +1,12 @@
 //! The traces push path end to end through the router, against scripted in-memory ingesters
 //! on a fixed ring (three instances unless a case needs more), RF 3.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use parking_lot::Mutex;
 use prost::Message;
 use sextant_model::TenantLimits;
 use sextant_proto::ingester::TracesRejection;
@@ -16,17 +14,17 @@ use sextant_proto::otlp::collector::trace::v1::ExportTraceServiceResponse;
 use sextant_proto::otlp::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use sextant_proto::otlp::resource::v1::Resource;
 use sextant_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData};
-use sextant_ring::{
-    InstanceDesc, InstanceState, Operation, ReplicationConfig, RingDesc, TokenRing,
-};
+use sextant_ring::{Operation, TokenRing};
 use sextant_traces::model::TraceId;
 use tower::ServiceExt;
 
 use super::*;
+use crate::test_support::{self, test_ring, Answer, ScriptedIngesters};
 
 /// What one scripted ingester does with every push.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) enum Behaviour {
+    #[default]
     Ok,
     /// Takes the push but refuses every trace for `limit`, with this message.
     Refuse(&'static str, &'static str),
@@ -36,10 +34,7 @@ pub(super) enum Behaviour {
 }
 
 /// Ingesters whose answers are scripted per address; record every push they are given.
-pub(super) struct FakeIngesters {
-    behaviour: HashMap<String, Behaviour>,
-    pub(super) received: Mutex<Vec<(String, TracesPushRequest)>>,
-}
+pub(super) type FakeIngesters = ScriptedIngesters<Behaviour, TracesPushRequest>;
 
 /// The spans of one trace as an ingester received them: span names in order.
 type ReceivedTrace = Vec<String>;
@@ -66,10 +61,6 @@ impl FakeIngesters {
         }
         out
     }
-
-    pub(super) fn push_count(&self) -> usize {
-        self.received.lock().len()
-    }
 }
 
 impl TracesIngesterClient for FakeIngesters {
@@ -84,31 +75,25 @@ impl TracesIngesterClient for FakeIngesters {
             .iter()
             .map(|t| span_count(t.as_slice()))
             .sum();
-        self.received.lock().push((addr.to_string(), request));
-        match self.behaviour.get(addr).copied().unwrap_or(Behaviour::Ok) {
-            Behaviour::Ok => Box::pin(async move {
-                Ok(TracesPushResponse {
-                    traces_written: traces,
-                    spans_written: spans,
-                    rejections: Vec::new(),
-                })
+        let answer = match self.take(addr, request) {
+            Behaviour::Ok => Answer::Respond(TracesPushResponse {
+                traces_written: traces,
+                spans_written: spans,
+                rejections: Vec::new(),
             }),
-            Behaviour::Refuse(limit, message) => Box::pin(async move {
-                Ok(TracesPushResponse {
-                    rejections: vec![TracesRejection {
-                        limit: limit.to_string(),
-                        traces,
-                        spans,
-                        message: message.to_string(),
-                    }],
-                    ..TracesPushResponse::default()
-                })
+            Behaviour::Refuse(limit, message) => Answer::Respond(TracesPushResponse {
+                rejections: vec![TracesRejection {
+                    limit: limit.to_string(),
+                    traces,
+                    spans,
+                    message: message.to_string(),
+                }],
+                ..TracesPushResponse::default()
             }),
-            Behaviour::Fail(code, message) => {
-                Box::pin(async move { Err(tonic::Status::new(code, message)) })
-            }
-            Behaviour::Hang => Box::pin(futures::future::pending()),
-        }
+            Behaviour::Fail(code, message) => Answer::Fail(code, message),
+            Behaviour::Hang => Answer::Hang,
+        };
+        answer.into_future()
     }
 }
 
@@ -127,55 +112,16 @@ pub(super) fn addr(i: usize) -> String {
 
 /// `n` ACTIVE, healthy instances with 64 tokens each spread by a multiplicative hash, RF 3.
 pub(super) fn ring_of(n: usize) -> Arc<TokenRing> {
-    let now = now_ms();
-    let mut desc = RingDesc::default();
-    for i in 1..=n {
-        let id = format!("traces-ingester-{i}");
+    test_ring(n, "traces-ingester", |i| {
         let mut tokens: Vec<u32> = (0..64u32)
             .map(|k| (i as u32 * 64 + k).wrapping_mul(0x9E37_79B9))
             .collect();
         tokens.sort_unstable();
-        let instance = InstanceDesc {
-            id: id.clone(),
-            addr: addr(i),
-            zone: String::new(),
-            state: InstanceState::Active,
-            tokens,
-            heartbeat_ms: now,
-            registered_ms: now,
-        };
-        desc.instances.insert(id, instance);
-    }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        ..ReplicationConfig::default()
-    };
-    Arc::new(TokenRing::new(&desc, config))
+        tokens
+    })
 }
 
-pub(super) struct Setup {
-    pub(super) instances: usize,
-    /// Behaviour of ingester 1, 2, ...; the others answer Ok.
-    pub(super) behaviour: Vec<Behaviour>,
-    pub(super) config: DistributorConfig,
-    pub(super) limits: TenantLimits,
-    pub(super) multitenancy: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            instances: 3,
-            behaviour: Vec::new(),
-            config: DistributorConfig {
-                remote_timeout: Duration::from_millis(200),
-                ..DistributorConfig::default()
-            },
-            limits: TenantLimits::default(),
-            multitenancy: false,
-        }
-    }
-}
+pub(super) type Setup = test_support::Setup<Behaviour>;
 
 impl Setup {
     fn build(self) -> (Router, Arc<FakeIngesters>) {
@@ -187,21 +133,10 @@ impl Setup {
         self,
         registry: &mut Registry,
     ) -> (Arc<TracesDistributor>, Arc<FakeIngesters>) {
-        let ingesters = Arc::new(FakeIngesters {
-            behaviour: (1..).map(addr).zip(self.behaviour).collect(),
-            received: Mutex::new(Vec::new()),
-        });
         let ring = ring_of(self.instances);
-        let snapshot: RingSnapshot = Arc::new(move || ring.clone());
-        let distributor = TracesDistributor::new(
-            self.config,
-            TenantResolver::new(self.multitenancy),
-            Overrides::fixed(self.limits),
-            snapshot,
-            ingesters.clone(),
-            registry,
-        );
-        (Arc::new(distributor), ingesters)
+        self.assemble(ring, addr, |config, tenants, overrides, ring, clients| {
+            TracesDistributor::new(config, tenants, overrides, ring, clients, registry)
+        })
     }
 }
 

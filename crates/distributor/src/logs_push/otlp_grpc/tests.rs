@@ -19,9 +19,10 @@ use tonic::service::Routes;
 use tonic::transport::Channel;
 use tonic::Code;
 
-use super::{RetryInfo, RpcStatus, RETRY_INFO_TYPE_URL};
 use crate::logs_push::tests::{Behaviour, FakeIngesters, Setup};
 use crate::logs_push::{now_ns, MIB};
+use crate::otlp_export::{RetryInfo, RpcStatus, RETRY_INFO_TYPE_URL};
+use crate::test_support::{assert_export, start_otlp_server, with_org, Want};
 use crate::{DistributorConfig, DistributorOtlpGrpcServer};
 
 /// A started OTLP gRPC server over the distributor `setup` builds, and a client of it.
@@ -34,12 +35,8 @@ struct Served {
 async fn serve(setup: Setup) -> Served {
     let (distributor, ingesters) = setup.distributor();
     let routes = Routes::new(distributor.otlp_grpc_service());
-    let server = DistributorOtlpGrpcServer::new("otlp-grpc", "127.0.0.1:0", routes);
-    server.start().await.unwrap();
-    let local = server.local_addr().unwrap();
-    let client = LogsServiceClient::connect(format!("http://{local}"))
-        .await
-        .unwrap();
+    let (server, endpoint) = start_otlp_server(routes).await;
+    let client = LogsServiceClient::connect(endpoint).await.unwrap();
     Served {
         client,
         ingesters,
@@ -101,19 +98,6 @@ fn request(bodies: &[&str]) -> ExportLogsServiceRequest {
     }
 }
 
-fn with_org(
-    message: ExportLogsServiceRequest,
-    org: Option<&str>,
-) -> tonic::Request<ExportLogsServiceRequest> {
-    let mut request = tonic::Request::new(message);
-    if let Some(org) = org {
-        request
-            .metadata_mut()
-            .insert("x-scope-orgid", org.parse().unwrap());
-    }
-    request
-}
-
 #[tokio::test]
 async fn export_writes_records_with_labels_and_metadata_on_every_replica() {
     let mut served = serve(Setup::default()).await;
@@ -158,16 +142,6 @@ async fn export_writes_records_with_labels_and_metadata_on_every_replica() {
 
 /// A case of the failure table: name, setup, record bodies, org id, answer.
 type Case<'a> = (&'a str, Setup, Vec<&'a str>, Option<&'a str>, Want);
-
-/// What an export should answer.
-#[derive(Debug)]
-enum Want {
-    Partial {
-        rejected: i64,
-        message: &'static str,
-    },
-    Status(Code, &'static str),
-}
 
 #[tokio::test]
 async fn failures_map_to_the_otlp_answers() {
@@ -255,21 +229,10 @@ async fn failures_map_to_the_otlp_answers() {
     for (name, setup, bodies, org, want) in cases {
         let mut served = serve(setup).await;
         let answer = served.client.export(with_org(request(&bodies), org)).await;
-        match (answer, &want) {
-            (Ok(response), Want::Partial { rejected, message }) => {
-                let partial = response.into_inner().partial_success.unwrap_or_default();
-                assert_eq!(partial.rejected_log_records, *rejected, "{name}");
-                assert!(
-                    partial.error_message.contains(message),
-                    "{name}: {partial:?}"
-                );
-            }
-            (Err(status), Want::Status(code, message)) => {
-                assert_eq!(status.code(), *code, "{name}: {status:?}");
-                assert!(status.message().contains(message), "{name}: {status:?}");
-            }
-            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-        }
+        assert_export(name, answer, &want, |response| {
+            let partial = response.partial_success.unwrap_or_default();
+            (partial.rejected_log_records, partial.error_message)
+        });
         served.server.stop().await.unwrap();
     }
 }

@@ -7,14 +7,13 @@ use prometheus_client::registry::Registry;
 use sextant_kit::service::Service;
 use sextant_model::TenantLimits;
 use sextant_proto::otlp::collector::trace::v1::trace_service_client::TraceServiceClient;
-use sextant_proto::otlp::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use sextant_proto::otlp::collector::trace::v1::ExportTraceServiceResponse;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::transport::Channel;
 use tonic::Code;
 
+use crate::test_support::{assert_export, start_otlp_server, with_org, Want};
 use crate::traces_push::tests::{addr, request, span, two_traces, Behaviour, FakeIngesters, Setup};
 use crate::DistributorOtlpGrpcServer;
 
@@ -28,30 +27,13 @@ struct Served {
 async fn serve(setup: Setup) -> Served {
     let (distributor, ingesters) = setup.distributor(&mut Registry::default());
     let routes = Routes::new(distributor.otlp_grpc_service());
-    let server = DistributorOtlpGrpcServer::new("otlp-grpc", "127.0.0.1:0", routes);
-    server.start().await.unwrap();
-    let local = server.local_addr().unwrap();
-    let client = TraceServiceClient::connect(format!("http://{local}"))
-        .await
-        .unwrap();
+    let (server, endpoint) = start_otlp_server(routes).await;
+    let client = TraceServiceClient::connect(endpoint).await.unwrap();
     Served {
         client,
         ingesters,
         server,
     }
-}
-
-fn with_org(
-    message: ExportTraceServiceRequest,
-    org: Option<&str>,
-) -> tonic::Request<ExportTraceServiceRequest> {
-    let mut request = tonic::Request::new(message);
-    if let Some(org) = org {
-        request
-            .metadata_mut()
-            .insert("x-scope-orgid", org.parse().unwrap());
-    }
-    request
 }
 
 #[tokio::test]
@@ -73,16 +55,6 @@ async fn export_writes_every_trace_on_every_replica_gzip_or_not() {
         }
         served.server.stop().await.unwrap();
     }
-}
-
-/// What an export should answer.
-#[derive(Debug)]
-enum Want {
-    Partial {
-        rejected: i64,
-        message: &'static str,
-    },
-    Status(Code, &'static str),
 }
 
 #[tokio::test]
@@ -170,31 +142,10 @@ async fn failures_map_to_the_otlp_answers() {
     for (name, setup, message, org, want) in cases {
         let mut served = serve(setup).await;
         let answer = served.client.export(with_org(message, org)).await;
-        match (answer, &want) {
-            (Ok(response), Want::Partial { rejected, message }) => {
-                let partial = response.into_inner().partial_success.unwrap_or_default();
-                assert_eq!(partial.rejected_spans, *rejected, "{name}");
-                assert!(
-                    partial.error_message.contains(message),
-                    "{name}: {partial:?}"
-                );
-            }
-            (Err(status), Want::Status(code, message)) => {
-                assert_eq!(status.code(), *code, "{name}: {status:?}");
-                assert!(status.message().contains(message), "{name}: {status:?}");
-                let retry_info = b"type.googleapis.com/google.rpc.RetryInfo";
-                let has_retry_info = status
-                    .details()
-                    .windows(retry_info.len())
-                    .any(|w| w == retry_info);
-                assert_eq!(
-                    has_retry_info,
-                    *code == Code::ResourceExhausted,
-                    "{name}: RetryInfo"
-                );
-            }
-            (answer, want) => panic!("{name}: got {answer:?}, want {want:?}"),
-        }
+        assert_export(name, answer, &want, |response| {
+            let partial = response.partial_success.unwrap_or_default();
+            (partial.rejected_spans, partial.error_message)
+        });
         served.server.stop().await.unwrap();
     }
 }
