@@ -14,6 +14,8 @@
 //!   over a few hundred streams, for `sextant-logs-bench`.
 //! - [`logs_bench`]: the logs measurements: ingest per core, stored bytes per raw byte, the
 //!   needle-in-a-haystack query.
+//! - [`traces_bench`]: `sextant-traces-bench`: realistic OTLP traces pushed over HTTP (spans/s
+//!   and MB/s per core), bytes stored per span, trace-by-ID and TraceQL search latency.
 //!
 //! Test with `cargo test -p sextant-benches`; the benches are in `benches/`.
 
@@ -26,3 +28,4 @@ pub mod replay;
 pub mod report;
 pub mod selftest;
 pub mod simulate;
+pub mod traces_bench;

@@ -9,6 +9,8 @@
 //! - [`query`]: reading an ingester's in-memory data through its gRPC `QueryStream`.
 //! - [`ring`]: the JSON of `/ring/<name>?format=json`.
 //! - [`s3`]: a real S3 server (`s3s-fs`) on loopback.
+//! - [`traces`]: OTLP/HTTP trace pushes, the Tempo API (trace by ID, search) read back as
+//!   comparable span records.
 //! - [`prometheus`]: a real Prometheus server and a reader of the Prometheus text format.
 //! - [`promql_compare`]: a dashboard dataset, dashboard queries, and comparing two query APIs.
 //! - [`ports`], [`wait`]: free loopback ports and bounded polling.
@@ -25,6 +27,7 @@ pub mod query;
 pub mod remote_write;
 pub mod ring;
 pub mod s3;
+pub mod traces;
 pub mod wait;
 
 pub use cluster::{start_single, Cluster};
