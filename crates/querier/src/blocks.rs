@@ -10,6 +10,7 @@ pub(crate) mod index_cache;
 pub(crate) mod opener;
 mod read;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
@@ -169,12 +170,7 @@ impl BlockReader {
     {
         let overlapping =
             |b: &sextant_storage::BucketBlock| overlaps(b.min_time_ms, b.max_time_ms, start, end);
-        self.blocks
-            .each_block(tenant, overlapping, |_, index| {
-                let f = f.clone();
-                async move { blocking(move || f(&index)).await }
-            })
-            .await
+        self.blocks.on_indexes(tenant, overlapping, f).await
     }
 }
 
@@ -194,6 +190,22 @@ fn matching_labels(index: &BlockIndex, sets: &[Vec<Matcher>], start: i64, end: i
         })
         .map(|(labels, _)| labels)
         .collect()
+}
+
+/// What `read` gives over `blocks`, or nothing (`T::default()`) for a querier that reads
+/// the ingesters only.
+pub(crate) async fn read_optional<'b, B, T, Fut>(
+    blocks: Option<&'b B>,
+    read: impl FnOnce(&'b B) -> Fut,
+) -> Result<T, QuerierError>
+where
+    T: Default,
+    Fut: Future<Output = Result<T, QuerierError>>,
+{
+    match blocks {
+        Some(blocks) => read(blocks).await,
+        None => Ok(T::default()),
+    }
 }
 
 /// Runs CPU-heavy work (parsing, matching, decoding) off the async runtime.

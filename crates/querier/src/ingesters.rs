@@ -1,9 +1,10 @@
 //! Reading recent data from the ingesters: every healthy instance of an ingester ring
-//! (`ingester-metrics`, `ingester-logs`) is asked, and a call succeeds while at most
-//! `replication_factor / 2` of them failed (unhealthy instances count as failed), so every
+//! (`ingester-metrics`, `ingester-logs`, `ingester-traces`) is asked, and a call succeeds
+//! while at most `replication_factor / 2` of them failed (unhealthy instances count as failed), so every
 //! quorum-acknowledged sample or entry is seen. [`IngesterFanOut`] is generic over the
 //! signal's client trait ([`IngesterQueryClients`] here, `LogsIngesterQueryClients` in
-//! `logs_querier`).
+//! `logs_querier`, `TracesIngesterQueryClients` in `traces_querier`) and judges heartbeats
+//! by its clock.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use sextant_ring::{InstanceDesc, InstanceState, TokenRing};
 use tonic::Status;
 
 use crate::instrumentation::IngesterRequests;
+use crate::querier::Clock;
 use crate::source::QuerierError;
 
 /// Where the querier reads the current ring of its ingesters from.
@@ -65,10 +67,46 @@ pub trait IngesterQueryClients: Send + Sync + 'static {
 /// Fans one request out to the ring's healthy ingesters through clients `C`.
 pub(crate) struct IngesterFanOut<C: ?Sized> {
     /// The ring's name in error messages (`ingester-metrics`).
-    pub(crate) ring_name: &'static str,
+    ring_name: &'static str,
     pub(crate) ring: RingSnapshot,
-    pub(crate) clients: Arc<C>,
-    pub(crate) requests: IngesterRequests,
+    clients: Arc<C>,
+    requests: IngesterRequests,
+    /// Judges the instances' heartbeats.
+    clock: Clock,
+}
+
+impl<C: ?Sized> IngesterFanOut<C> {
+    /// A fan-out over the ring `ring_name` judging heartbeats by the wall clock.
+    pub(crate) fn new(
+        ring_name: &'static str,
+        ring: RingSnapshot,
+        clients: Arc<C>,
+        requests: IngesterRequests,
+    ) -> Self {
+        IngesterFanOut {
+            ring_name,
+            ring,
+            clients,
+            requests,
+            clock: Arc::new(system_now_ms),
+        }
+    }
+
+    /// Replaces the wall clock (tests).
+    pub(crate) fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Unix milliseconds now, by the fan-out's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+}
+
+fn system_now_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The instances to ask and those that count as failed before anything is sent.
@@ -106,12 +144,12 @@ impl<C: ?Sized + Send + Sync> IngesterFanOut<C> {
     pub(crate) async fn call<T, F>(
         &self,
         operation: &'static str,
-        now_ms: i64,
         call: F,
     ) -> Result<Vec<T>, QuerierError>
     where
         F: Fn(&C, &str) -> BoxFuture<'static, Result<T, Status>>,
     {
+        let now_ms = self.now_ms();
         let ring = (self.ring)();
         if ring.instances().is_empty() {
             return Err(QuerierError::Ingesters(format!(
@@ -169,38 +207,24 @@ impl<C: ?Sized + Send + Sync> IngesterFanOut<C> {
 }
 
 #[cfg(test)]
+pub(crate) mod fakes;
+
+#[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use sextant_ring::{ReplicationConfig, RingDesc};
-
+    use super::fakes::fake_ring;
     use super::*;
 
-    fn ring(instances: &[(&str, InstanceState, i64)]) -> TokenRing {
-        let mut desc = RingDesc {
-            instances: BTreeMap::new(),
-        };
-        for (i, (id, state, heartbeat_ms)) in instances.iter().enumerate() {
-            desc.instances.insert(
-                id.to_string(),
-                InstanceDesc {
-                    id: id.to_string(),
-                    addr: format!("{id}:9095"),
-                    zone: String::new(),
-                    state: *state,
-                    tokens: vec![i as u32 * 1000],
-                    heartbeat_ms: *heartbeat_ms,
-                    registered_ms: 0,
-                },
-            );
-        }
-        let config = ReplicationConfig {
-            replication_factor: 3,
-            zone_awareness_enabled: false,
-            heartbeat_timeout: Duration::from_secs(60),
-        };
-        TokenRing::new(&desc, config)
+    fn ring(instances: &[(&str, InstanceState, i64)]) -> Arc<TokenRing> {
+        let addrs: Vec<String> = instances
+            .iter()
+            .map(|(id, ..)| format!("{id}:9095"))
+            .collect();
+        let instances: Vec<(&str, &str, InstanceState, i64)> = instances
+            .iter()
+            .zip(&addrs)
+            .map(|(&(id, state, heartbeat_ms), addr)| (id, addr.as_str(), state, heartbeat_ms))
+            .collect();
+        fake_ring(&instances, 1000)
     }
 
     #[test]

@@ -5,6 +5,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
+use crate::blocks::opener::BlockOpenMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     signal: &'static str,
@@ -157,5 +159,59 @@ impl QuerierMetrics {
         family
             .get_or_create(&SignalLabels { signal: METRICS })
             .inc();
+    }
+}
+
+/// A signal's block read counters (logs, traces): one counter each, named by the signal
+/// under its own prefix. Cheap to clone (counters are shared).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BlockReadCounters {
+    blocks_opened: Counter,
+    fetched_bytes: Counter,
+    cache_hits: Counter,
+    cache_misses: Counter,
+}
+
+/// The `(name, help)` of each of a signal's [`BlockReadCounters`], under `prefix`.
+pub(crate) struct BlockReadCounterNames {
+    /// `sextant_querier_logs`.
+    pub(crate) prefix: &'static str,
+    pub(crate) blocks_opened: (&'static str, &'static str),
+    pub(crate) fetched_bytes: (&'static str, &'static str),
+    pub(crate) cache_hits: (&'static str, &'static str),
+    pub(crate) cache_misses: (&'static str, &'static str),
+}
+
+impl BlockReadCounters {
+    pub(crate) fn register(registry: &mut Registry, names: &BlockReadCounterNames) -> Self {
+        let m = BlockReadCounters::default();
+        let r = registry.sub_registry_with_prefix(names.prefix);
+        let counters = [
+            (names.blocks_opened, &m.blocks_opened),
+            (names.fetched_bytes, &m.fetched_bytes),
+            (names.cache_hits, &m.cache_hits),
+            (names.cache_misses, &m.cache_misses),
+        ];
+        for ((name, help), counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        m
+    }
+}
+
+impl BlockOpenMetrics for BlockReadCounters {
+    fn block_opened(&self) {
+        self.blocks_opened.inc();
+    }
+
+    fn index_cache(&self, hit: bool) {
+        match hit {
+            true => self.cache_hits.inc(),
+            false => self.cache_misses.inc(),
+        };
+    }
+
+    fn fetched(&self, _file: &'static str, bytes: u64) {
+        self.fetched_bytes.inc_by(bytes);
     }
 }

@@ -9,9 +9,11 @@
 //!   search, tag autocomplete), and [`MemTracesSource`] for tests and wiring.
 //! - [`querier`](mod@querier): [`Querier`], the data layer: decides per call which sources to
 //!   ask (`query_ingesters_within`, `query_store_after`), asks them concurrently and merges.
-//! - [`ingesters`]: the fan-out to every healthy ingester of a ring with its failure budget,
-//!   generic over the signal's client trait: [`IngesterQueryClients`] for metrics (tonic
-//!   clients in the server, fakes in tests).
+//! - [`ingesters`]: the fan-out to every healthy ingester of a ring with its failure budget
+//!   and the clock judging heartbeats, generic over the signal's client trait:
+//!   [`IngesterQueryClients`] for metrics (tonic clients in the server, fakes in tests);
+//!   `ingesters/fakes.rs` is the pool of fake ingesters and the ring every querier's tests
+//!   use.
 //! - [`logs_querier`]: [`LogsQuerier`], the [`LogsSource`] over the `ingester-logs` ring
 //!   behind [`LogsIngesterQueryClients`]: replica entries merged once, unions of labels and
 //!   series, stats scaled by the replication (ingesters only); with
@@ -23,10 +25,12 @@
 //!   [`TracesQuerier::with_blocks`] also the traces blocks (`traces_blocks`: page index,
 //!   bloom and search column caches, candidate pages read by byte range).
 //! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
-//!   (`blocks/index_cache.rs`) and byte-range chunk reads (`blocks/read.rs`).
+//!   (`blocks/index_cache.rs`), opening any signal's blocks (`blocks/opener.rs`) and
+//!   byte-range chunk reads (`blocks/read.rs`).
 //! - `merge`: one series per label set, one sample per timestamp; sorted unions.
 //! - `wire`: ingester wire messages to engine types.
-//! - [`config`]: [`QuerierConfig`]; `instrumentation`: `sextant_querier_*` self-metrics.
+//! - [`config`]: [`QuerierConfig`]; `instrumentation`: `sextant_querier_*` self-metrics
+//!   (the logs and traces block readers share `BlockReadCounters`).
 //!
 //! Tests: unit tests beside each module; `querier/tests.rs` runs the whole data layer over
 //! fake ingesters and blocks in `object_store::memory::InMemory`; `logs_querier/tests.rs` runs

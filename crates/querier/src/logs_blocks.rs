@@ -14,7 +14,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use sextant_logs::block::{
     chunk_byte_range, read_logs_chunk, LogsBlockIndex, LogsChunkMeta, CHUNKS_FILE, INDEX_FILE,
@@ -25,65 +24,30 @@ use sextant_logs::pipeline::LogsLineFilter;
 use sextant_model::{Labels, Matcher, Signal, TenantId};
 use sextant_storage::BucketBlock;
 
-use crate::blocks::opener::{BlockIndexFormat, BlockOpenMetrics, BlockOpener};
+use crate::blocks::opener::{BlockIndexFormat, BlockOpener};
 use crate::config::QuerierConfig;
+use crate::instrumentation::{BlockReadCounterNames, BlockReadCounters};
 use crate::source::QuerierError;
 
 const NS_PER_MS: i64 = 1_000_000;
 
 /// What the logs block reader counts (`sextant_querier_logs_*`).
-#[derive(Clone, Debug, Default)]
-struct LogsBlockMetrics {
-    blocks_opened: Counter,
-    fetched_bytes: Counter,
-    index_cache_hits: Counter,
-    index_cache_misses: Counter,
-}
-
-impl LogsBlockMetrics {
-    fn register(registry: &mut Registry) -> Self {
-        let m = LogsBlockMetrics::default();
-        let r = registry.sub_registry_with_prefix("sextant_querier_logs");
-        r.register(
-            "blocks_opened",
-            "Logs blocks opened by queries.",
-            m.blocks_opened.clone(),
-        );
-        r.register(
-            "block_fetched_bytes",
-            "Bytes of logs block index and chunks fetched from object storage.",
-            m.fetched_bytes.clone(),
-        );
-        r.register(
-            "index_cache_hits",
-            "Logs block indexes found parsed in the cache.",
-            m.index_cache_hits.clone(),
-        );
-        r.register(
-            "index_cache_misses",
-            "Logs block indexes fetched and parsed.",
-            m.index_cache_misses.clone(),
-        );
-        m
-    }
-}
-
-impl BlockOpenMetrics for LogsBlockMetrics {
-    fn block_opened(&self) {
-        self.blocks_opened.inc();
-    }
-
-    fn index_cache(&self, hit: bool) {
-        match hit {
-            true => self.index_cache_hits.inc(),
-            false => self.index_cache_misses.inc(),
-        };
-    }
-
-    fn fetched(&self, _file: &'static str, bytes: u64) {
-        self.fetched_bytes.inc_by(bytes);
-    }
-}
+const LOGS_BLOCK_COUNTERS: BlockReadCounterNames = BlockReadCounterNames {
+    prefix: "sextant_querier_logs",
+    blocks_opened: ("blocks_opened", "Logs blocks opened by queries."),
+    fetched_bytes: (
+        "block_fetched_bytes",
+        "Bytes of logs block index and chunks fetched from object storage.",
+    ),
+    cache_hits: (
+        "index_cache_hits",
+        "Logs block indexes found parsed in the cache.",
+    ),
+    cache_misses: (
+        "index_cache_misses",
+        "Logs block indexes fetched and parsed.",
+    ),
+};
 
 impl BlockIndexFormat for LogsBlockIndex {
     const INDEX_FILE: &'static str = INDEX_FILE;
@@ -95,7 +59,7 @@ impl BlockIndexFormat for LogsBlockIndex {
 
 /// The block side of every logs read.
 pub(crate) struct LogsBlockReader {
-    blocks: BlockOpener<LogsBlockIndex, LogsBlockMetrics>,
+    blocks: BlockOpener<LogsBlockIndex, BlockReadCounters>,
 }
 
 impl LogsBlockReader {
@@ -104,7 +68,7 @@ impl LogsBlockReader {
         store: Arc<dyn ObjectStore>,
         registry: &mut Registry,
     ) -> Self {
-        let metrics = LogsBlockMetrics::register(registry);
+        let metrics = BlockReadCounters::register(registry, &LOGS_BLOCK_COUNTERS);
         LogsBlockReader {
             blocks: BlockOpener::new(config, store, Signal::Logs, "logs block", metrics),
         }
@@ -161,15 +125,10 @@ impl LogsBlockReader {
     ) -> Result<Vec<Vec<Labels>>, QuerierError> {
         let sets = matcher_sets.to_vec();
         self.blocks
-            .each_block(
+            .on_indexes(
                 tenant,
                 |b: &BucketBlock| block_may_overlap(b, start_ns, end_ns),
-                |_, index| {
-                    let sets = sets.clone();
-                    async move {
-                        blocking(move || matching_labels(&index, &sets, start_ns, end_ns)).await
-                    }
-                },
+                move |index| matching_labels(index, &sets, start_ns, end_ns),
             )
             .await
     }
@@ -286,5 +245,7 @@ async fn blocking<T: Send + 'static>(
     crate::blocks::opener::blocking("logs block", f).await
 }
 
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ use sextant_proto::ingester::{
 use sextant_proto::loki::PushRequest;
 use tonic::Status;
 
+use crate::blocks::read_optional;
 use crate::config::QuerierConfig;
 use crate::ingesters::{IngesterFanOut, RingSnapshot};
 use crate::instrumentation::IngesterRequests;
@@ -84,7 +85,6 @@ pub struct LogsQuerier {
     ingesters: IngesterFanOut<dyn LogsIngesterQueryClients>,
     /// The uploaded blocks; `None` reads the ingesters only.
     blocks: Option<LogsBlockReader>,
-    clock: Clock,
 }
 
 impl LogsQuerier {
@@ -96,14 +96,13 @@ impl LogsQuerier {
         registry: &mut Registry,
     ) -> Self {
         LogsQuerier {
-            ingesters: IngesterFanOut {
-                ring_name: "ingester-logs",
+            ingesters: IngesterFanOut::new(
+                "ingester-logs",
                 ring,
                 clients,
-                requests: IngesterRequests::register_logs(registry),
-            },
+                IngesterRequests::register_logs(registry),
+            ),
             blocks: None,
-            clock: Arc::new(system_now_ms),
         }
     }
 
@@ -122,7 +121,7 @@ impl LogsQuerier {
 
     /// Replaces the wall clock that judges ingester heartbeats (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.ingesters = self.ingesters.with_clock(clock);
         self
     }
 
@@ -141,21 +140,12 @@ impl LogsQuerier {
             matchers: wire::matchers_to_wire(matchers),
             line_filters: line_filters_text(line_filters),
         };
-        let from_ingesters = self
-            .ingesters
-            .call("query_stream", (self.clock)(), |c, addr| {
-                c.query_stream(addr, request.clone())
-            });
-        let from_blocks = async {
-            match &self.blocks {
-                Some(blocks) => {
-                    blocks
-                        .select(tenant, matchers, line_filters, start_ns, end_ns)
-                        .await
-                }
-                None => Ok(Vec::new()),
-            }
-        };
+        let from_ingesters = self.ingesters.call("query_stream", |c, addr| {
+            c.query_stream(addr, request.clone())
+        });
+        let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
+            blocks.select(tenant, matchers, line_filters, start_ns, end_ns)
+        });
         let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
         let responses: Vec<LogsQueryResponse> = answers.into_iter().flatten().collect();
         let blocks: Vec<Stream> = blocks.into_iter().flatten().collect();
@@ -182,10 +172,10 @@ impl LogsQuerier {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<Vec<Labels>>, QuerierError> {
-        match &self.blocks {
-            Some(blocks) => blocks.series(tenant, matcher_sets, start_ns, end_ns).await,
-            None => Ok(Vec::new()),
-        }
+        read_optional(self.blocks.as_ref(), |blocks| {
+            blocks.series(tenant, matcher_sets, start_ns, end_ns)
+        })
+        .await
     }
 
     async fn labels_inner(
@@ -207,12 +197,10 @@ impl LogsQuerier {
             Some(_) => "label_values",
             None => "label_names",
         };
-        let from_ingesters = self
-            .ingesters
-            .call(operation, (self.clock)(), |c, addr| match name {
-                Some(_) => c.label_values(addr, request.clone()),
-                None => c.label_names(addr, request.clone()),
-            });
+        let from_ingesters = self.ingesters.call(operation, |c, addr| match name {
+            Some(_) => c.label_values(addr, request.clone()),
+            None => c.label_names(addr, request.clone()),
+        });
         let sets: Vec<Vec<Matcher>> = matchers.map(<[Matcher]>::to_vec).into_iter().collect();
         let from_blocks = self.block_series(tenant, &sets, start_ns, end_ns);
         let (answers, block_series) = futures::try_join!(from_ingesters, from_blocks)?;
@@ -255,9 +243,9 @@ impl LogsQuerier {
                 })
                 .collect(),
         };
-        let from_ingesters = self.ingesters.call("series", (self.clock)(), |c, addr| {
-            c.series(addr, request.clone())
-        });
+        let from_ingesters = self
+            .ingesters
+            .call("series", |c, addr| c.series(addr, request.clone()));
         let from_blocks = self.block_series(tenant, matcher_sets, start_ns, end_ns);
         let (answers, block_series) = futures::try_join!(from_ingesters, from_blocks)?;
         let label_sets = answers.into_iter().map(|answer| {
@@ -286,9 +274,7 @@ impl LogsQuerier {
         let ring = (self.ingesters.ring)();
         let answers = self
             .ingesters
-            .call("stats", (self.clock)(), |c, addr| {
-                c.stats(addr, request.clone())
-            })
+            .call("stats", |c, addr| c.stats(addr, request.clone()))
             .await?;
         Ok(deduplicate_stats(
             &answers,
@@ -296,11 +282,6 @@ impl LogsQuerier {
             ring.config().replication_factor,
         ))
     }
-}
-
-fn system_now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Decodes the ingesters' answers and merges them with the blocks' streams: one stream per

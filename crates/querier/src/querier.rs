@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
 use object_store::ObjectStore;
@@ -31,7 +31,6 @@ pub struct Querier {
     config: QuerierConfig,
     ingesters: IngesterFanOut<dyn IngesterQueryClients>,
     blocks: BlockReader,
-    clock: Clock,
 }
 
 /// Which sources a read over `[start, end]` consults.
@@ -55,13 +54,6 @@ fn plan_sources(config: &QuerierConfig, now_ms: i64, start: i64, end: i64) -> So
     SourcePlan { ingesters, blocks }
 }
 
-fn system_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl Querier {
     /// `ring` returns the current `ingester-metrics` ring, `clients` reaches an ingester by
     /// address, `store` holds the blocks (`metrics/<tenant>/<block>/...`).
@@ -75,25 +67,24 @@ impl Querier {
         let metrics = QuerierMetrics::new(registry);
         Querier {
             blocks: BlockReader::new(&config, store, metrics.clone()),
-            ingesters: IngesterFanOut {
-                ring_name: "ingester-metrics",
+            ingesters: IngesterFanOut::new(
+                "ingester-metrics",
                 ring,
                 clients,
-                requests: metrics.ingester_requests(),
-            },
+                metrics.ingester_requests(),
+            ),
             config,
-            clock: Arc::new(system_now_ms),
         }
     }
 
     /// Replaces the wall clock (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.ingesters = self.ingesters.with_clock(clock);
         self
     }
 
     fn plan(&self, start: i64, end: i64) -> SourcePlan {
-        plan_sources(&self.config, (self.clock)(), start, end)
+        plan_sources(&self.config, self.ingesters.now_ms(), start, end)
     }
 
     async fn select_inner(
@@ -116,7 +107,7 @@ impl Querier {
             };
             let answers = self
                 .ingesters
-                .call("query_stream", (self.clock)(), |c, addr| {
+                .call("query_stream", |c, addr| {
                     c.query_stream(addr, request.clone())
                 })
                 .await?;
@@ -180,7 +171,7 @@ impl Querier {
             "label_names"
         };
         self.ingesters
-            .call(operation, (self.clock)(), |c, addr| {
+            .call(operation, |c, addr| {
                 let calls: Vec<_> = requests
                     .iter()
                     .map(|r| match name {
@@ -257,9 +248,7 @@ impl Querier {
             };
             let answers = self
                 .ingesters
-                .call("series", (self.clock)(), |c, addr| {
-                    c.series(addr, request.clone())
-                })
+                .call("series", |c, addr| c.series(addr, request.clone()))
                 .await?;
             Ok::<Vec<Vec<Labels>>, QuerierError>(
                 answers
@@ -296,9 +285,7 @@ impl Querier {
         };
         let answers = self
             .ingesters
-            .call("metadata", (self.clock)(), |c, addr| {
-                c.metadata(addr, request.clone())
-            })
+            .call("metadata", |c, addr| c.metadata(addr, request.clone()))
             .await?;
         let mut families: BTreeMap<String, BTreeSet<MetadataEntry>> = BTreeMap::new();
         for entry in answers.into_iter().flatten() {

@@ -38,71 +38,31 @@ use sextant_traces::model::{Trace, TraceId};
 use crate::blocks::index_cache::IndexCache;
 use crate::blocks::opener::{BlockIndexFormat, BlockOpenMetrics, BlockOpener};
 use crate::config::QuerierConfig;
+use crate::instrumentation::{BlockReadCounterNames, BlockReadCounters};
 use crate::source::QuerierError;
 
 pub(crate) use search::TracesBlockSearch;
 
 const NS_PER_MS: i64 = 1_000_000;
 
-/// What the traces block reader counts (`sextant_querier_traces_*`).
-#[derive(Clone, Debug, Default)]
-struct TracesBlockMetrics {
-    blocks_opened: Counter,
-    fetched_bytes: Counter,
-    cache_hits: Counter,
-    cache_misses: Counter,
-    traces_inspected: Counter,
-}
-
-impl TracesBlockMetrics {
-    fn register(registry: &mut Registry) -> Self {
-        let m = TracesBlockMetrics::default();
-        let r = registry.sub_registry_with_prefix("sextant_querier_traces");
-        r.register(
-            "blocks_opened",
-            "Traces blocks opened by queries.",
-            m.blocks_opened.clone(),
-        );
-        r.register(
-            "block_fetched_bytes",
-            "Bytes of traces block files (index, bloom, search, data pages) fetched from object storage.",
-            m.fetched_bytes.clone(),
-        );
-        r.register(
-            "block_cache_hits",
-            "Traces block indexes, blooms and search columns found parsed in the caches.",
-            m.cache_hits.clone(),
-        );
-        r.register(
-            "block_cache_misses",
-            "Traces block indexes, blooms and search columns fetched and parsed.",
-            m.cache_misses.clone(),
-        );
-        r.register(
-            "block_traces_inspected",
-            "Traces decoded from blocks and evaluated by searches.",
-            m.traces_inspected.clone(),
-        );
-        m
-    }
-}
-
-impl BlockOpenMetrics for TracesBlockMetrics {
-    fn block_opened(&self) {
-        self.blocks_opened.inc();
-    }
-
-    fn index_cache(&self, hit: bool) {
-        match hit {
-            true => self.cache_hits.inc(),
-            false => self.cache_misses.inc(),
-        };
-    }
-
-    fn fetched(&self, _file: &'static str, bytes: u64) {
-        self.fetched_bytes.inc_by(bytes);
-    }
-}
+/// What the traces block reader counts (`sextant_querier_traces_*`), besides the traces
+/// inspected.
+const TRACES_BLOCK_COUNTERS: BlockReadCounterNames = BlockReadCounterNames {
+    prefix: "sextant_querier_traces",
+    blocks_opened: ("blocks_opened", "Traces blocks opened by queries."),
+    fetched_bytes: (
+        "block_fetched_bytes",
+        "Bytes of traces block files (index, bloom, search, data pages) fetched from object storage.",
+    ),
+    cache_hits: (
+        "block_cache_hits",
+        "Traces block indexes, blooms and search columns found parsed in the caches.",
+    ),
+    cache_misses: (
+        "block_cache_misses",
+        "Traces block indexes, blooms and search columns fetched and parsed.",
+    ),
+};
 
 impl BlockIndexFormat for TracesBlockIndex {
     const INDEX_FILE: &'static str = INDEX_FILE;
@@ -114,7 +74,9 @@ impl BlockIndexFormat for TracesBlockIndex {
 
 /// The block side of every traces read.
 pub(crate) struct TracesBlockReader {
-    blocks: BlockOpener<TracesBlockIndex, TracesBlockMetrics>,
+    blocks: BlockOpener<TracesBlockIndex, BlockReadCounters>,
+    /// `sextant_querier_traces_block_traces_inspected`.
+    traces_inspected: Counter,
     store: Arc<dyn ObjectStore>,
     blooms: IndexCache<TracesBloom>,
     columns: IndexCache<TracesSearchColumns>,
@@ -129,7 +91,13 @@ impl TracesBlockReader {
         store: Arc<dyn ObjectStore>,
         registry: &mut Registry,
     ) -> Self {
-        let metrics = TracesBlockMetrics::register(registry);
+        let metrics = BlockReadCounters::register(registry, &TRACES_BLOCK_COUNTERS);
+        let traces_inspected = Counter::default();
+        registry.register(
+            "sextant_querier_traces_block_traces_inspected",
+            "Traces decoded from blocks and evaluated by searches.",
+            traces_inspected.clone(),
+        );
         TracesBlockReader {
             blocks: BlockOpener::new(
                 config,
@@ -138,6 +106,7 @@ impl TracesBlockReader {
                 "traces block",
                 metrics,
             ),
+            traces_inspected,
             store,
             blooms: IndexCache::new(config.index_cache_size),
             columns: IndexCache::new(config.index_cache_size),
@@ -183,25 +152,17 @@ impl TracesBlockReader {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// The blocks overlapping `[start_ns, end_ns)`, newest first. (Listed through the
-    /// opener's catalog: its filter sees every block; nothing is opened.)
+    /// The blocks overlapping `[start_ns, end_ns)`, newest first (listed, not opened).
     async fn overlapping(
         &self,
         tenant: &TenantId,
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<BucketBlock>, QuerierError> {
-        let listed = parking_lot::Mutex::new(Vec::new());
-        let record = |b: &BucketBlock| {
-            if block_may_overlap(b, start_ns, end_ns) {
-                listed.lock().push(b.clone());
-            }
-            false
-        };
-        self.blocks
-            .each_block(tenant, record, |_, _| async { Ok::<(), QuerierError>(()) })
+        let mut blocks = self
+            .blocks
+            .blocks(tenant, |b| block_may_overlap(b, start_ns, end_ns))
             .await?;
-        let mut blocks = listed.into_inner();
         blocks.sort_by(|a, b| {
             (b.max_time_ms, b.min_time_ms, &b.block_id).cmp(&(
                 a.max_time_ms,
@@ -306,5 +267,7 @@ async fn blocking<T: Send + 'static>(
 
 #[cfg(test)]
 mod perf;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

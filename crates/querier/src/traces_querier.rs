@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use futures::TryFutureExt;
 use prometheus_client::registry::Registry;
 use sextant_model::TenantId;
 use sextant_proto::ingester::{
@@ -25,10 +26,9 @@ use sextant_traces::search::{
     decode_trace, merge_traces, trace_match_from_proto, TracesSearchCombiner,
 };
 use sextant_traces::tags::{TraceTag, TraceTagScope};
-use sextant_traces::traceql::eval::TraceqlEvaluator;
-use sextant_traces::traceql::{parse, TraceqlQuery};
 use tonic::Status;
 
+use crate::blocks::read_optional;
 use crate::config::QuerierConfig;
 use crate::ingesters::{IngesterFanOut, RingSnapshot};
 use crate::instrumentation::IngesterRequests;
@@ -36,7 +36,8 @@ use crate::querier::Clock;
 use crate::source::QuerierError;
 use crate::traces_blocks::{TracesBlockReader, TracesBlockSearch};
 use crate::traces_source::{
-    TracesSearchOutcome, TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
+    bad_request, limit_count, parse_search, tag_values_filter, TracesSearchOutcome,
+    TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
 };
 
 /// Fragments smaller than this in all (encoded bytes) are merged on the async runtime;
@@ -80,7 +81,6 @@ pub struct TracesQuerier {
     ingesters: IngesterFanOut<dyn TracesIngesterQueryClients>,
     /// The uploaded blocks; `None` reads the ingesters only.
     blocks: Option<TracesBlockReader>,
-    clock: Clock,
 }
 
 impl TracesQuerier {
@@ -92,14 +92,13 @@ impl TracesQuerier {
         registry: &mut Registry,
     ) -> Self {
         TracesQuerier {
-            ingesters: IngesterFanOut {
-                ring_name: "ingester-traces",
+            ingesters: IngesterFanOut::new(
+                "ingester-traces",
                 ring,
                 clients,
-                requests: IngesterRequests::register_traces(registry),
-            },
+                IngesterRequests::register_traces(registry),
+            ),
             blocks: None,
-            clock: Arc::new(system_now_ms),
         }
     }
 
@@ -118,7 +117,7 @@ impl TracesQuerier {
 
     /// Replaces the wall clock that judges ingester heartbeats (tests).
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.ingesters = self.ingesters.with_clock(clock);
         self
     }
 
@@ -135,17 +134,12 @@ impl TracesQuerier {
             start_ns,
             end_ns,
         };
-        let from_ingesters = self
-            .ingesters
-            .call("find_trace_by_id", (self.clock)(), |c, addr| {
-                c.find_trace_by_id(addr, request.clone())
-            });
-        let from_blocks = async {
-            match &self.blocks {
-                Some(blocks) => blocks.find(tenant, id, start_ns, end_ns).await,
-                None => Ok(Vec::new()),
-            }
-        };
+        let from_ingesters = self.ingesters.call("find_trace_by_id", |c, addr| {
+            c.find_trace_by_id(addr, request.clone())
+        });
+        let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
+            blocks.find(tenant, id, start_ns, end_ns)
+        });
         let (answers, mut fragments) = futures::try_join!(from_ingesters, from_blocks)?;
         let encoded: Vec<Vec<u8>> = answers
             .into_iter()
@@ -189,18 +183,13 @@ impl TracesQuerier {
             min_duration_ns: params.min_duration_ns,
             max_duration_ns: params.max_duration_ns,
         };
-        let from_ingesters = self.ingesters.call("search", (self.clock)(), |c, addr| {
-            c.search(addr, request.clone())
+        let from_ingesters = self
+            .ingesters
+            .call("search", |c, addr| c.search(addr, request.clone()));
+        let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
+            let search = TracesBlockSearch::new(Arc::clone(&query), &params);
+            blocks.search(tenant, search).map_ok(Some)
         });
-        let from_blocks = async {
-            match &self.blocks {
-                Some(blocks) => {
-                    let search = TracesBlockSearch::new(Arc::clone(&query), &params);
-                    blocks.search(tenant, search).await.map(Some)
-                }
-                None => Ok(None),
-            }
-        };
         let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
         let mut combiner = TracesSearchCombiner::new(params.spans_per_span_set);
         let mut outcome = TracesSearchOutcome {
@@ -243,17 +232,12 @@ impl TracesQuerier {
             end_ns,
             limit,
         };
-        let from_ingesters = self
-            .ingesters
-            .call("search_tags", (self.clock)(), |c, addr| {
-                c.search_tags(addr, request.clone())
-            });
-        let from_blocks = async {
-            match &self.blocks {
-                Some(blocks) => blocks.tag_names(tenant, scope, start_ns, end_ns).await,
-                None => Ok(Vec::new()),
-            }
-        };
+        let from_ingesters = self.ingesters.call("search_tags", |c, addr| {
+            c.search_tags(addr, request.clone())
+        });
+        let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
+            blocks.tag_names(tenant, scope, start_ns, end_ns)
+        });
         let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
         let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let from_wire = answers
@@ -266,11 +250,7 @@ impl TracesQuerier {
         for s in from_wire.chain(blocks) {
             names.entry(s.name).or_default().extend(s.tags);
         }
-        let mut left = if limit == 0 {
-            usize::MAX
-        } else {
-            limit as usize
-        };
+        let mut left = limit_count(limit);
         let mut out = Vec::new();
         for scope in scopes {
             let Some(tags) = names.remove(scope.as_str()) else {
@@ -307,21 +287,12 @@ impl TracesQuerier {
             limit,
         };
         let filter = tag_values_filter(query);
-        let from_ingesters = self
-            .ingesters
-            .call("search_tag_values", (self.clock)(), |c, addr| {
-                c.search_tag_values(addr, request.clone())
-            });
-        let from_blocks = async {
-            match &self.blocks {
-                Some(blocks) => {
-                    blocks
-                        .tag_values(tenant, tag, filter, start_ns, end_ns, limit)
-                        .await
-                }
-                None => Ok(Vec::new()),
-            }
-        };
+        let from_ingesters = self.ingesters.call("search_tag_values", |c, addr| {
+            c.search_tag_values(addr, request.clone())
+        });
+        let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
+            blocks.tag_values(tenant, tag, filter, start_ns, end_ns, limit)
+        });
         let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
         let from_wire = answers
             .into_iter()
@@ -335,46 +306,13 @@ impl TracesQuerier {
     }
 }
 
-/// The query of a search, parsed and checked to be executable (else a bad request).
-fn parse_search(query: &str) -> Result<TraceqlQuery, QuerierError> {
-    let query = parse(query).map_err(bad_request)?;
-    TraceqlEvaluator::new(&query).map_err(bad_request)?;
-    Ok(query)
-}
-
-/// The filter of a tag values request: `None` when there is none, it selects everything
-/// (`{}`) or it is not an executable TraceQL search (then ignored, as the ingesters do).
-fn tag_values_filter(query: &str) -> Option<Arc<TraceqlQuery>> {
-    let query = query.trim();
-    if query.is_empty() {
-        return None;
-    }
-    let parsed = parse_search(query).ok()?;
-    let everything = parse("{}").ok()?;
-    (parsed != everything).then(|| Arc::new(parsed))
-}
-
 /// The first `limit` items of a sorted set (all of them when `limit` is 0).
 fn limited<T>(items: BTreeSet<T>, limit: u32) -> Vec<T> {
-    let limit = if limit == 0 {
-        usize::MAX
-    } else {
-        limit as usize
-    };
-    items.into_iter().take(limit).collect()
-}
-
-fn bad_request(e: impl std::fmt::Display) -> QuerierError {
-    QuerierError::BadRequest(e.to_string())
+    items.into_iter().take(limit_count(limit)).collect()
 }
 
 fn undecodable(e: impl std::fmt::Display) -> QuerierError {
     QuerierError::Ingesters(format!("undecodable answer from an ingester: {e}"))
-}
-
-fn system_now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl TracesSource for TracesQuerier {

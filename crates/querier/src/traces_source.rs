@@ -2,11 +2,19 @@
 //! querier's implementation ([``TracesQuerier``]) merges ingesters and
 //! blocks; the API's tests use an in-memory one. Times are Unix nanoseconds, a zero bound is
 //! unbounded.
+//!
+//! Both implementations validate requests with the same functions (`parse_search`,
+//! `tag_values_filter`) and convert the engine's tag collectors with
+//! `TracesTagScope::from_names` and `From<TraceTagValue>`.
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use sextant_model::TenantId;
 use sextant_traces::model::{Trace, TraceId};
-use sextant_traces::traceql::eval::TraceqlTraceMatch;
+use sextant_traces::tags::{TraceTagNames, TraceTagValue};
+use sextant_traces::traceql::eval::{TraceqlEvaluator, TraceqlTraceMatch};
+use sextant_traces::traceql::{parse, TraceqlQuery};
 
 use crate::source::QuerierError;
 
@@ -48,12 +56,35 @@ pub struct TracesTagScope {
     pub tags: Vec<String>,
 }
 
+impl TracesTagScope {
+    /// The scopes collected in `names`, in their order (empty ones included).
+    pub(crate) fn from_names(names: &TraceTagNames) -> Vec<TracesTagScope> {
+        names
+            .scopes()
+            .into_iter()
+            .map(|(scope, tags)| TracesTagScope {
+                name: scope.as_str().to_owned(),
+                tags,
+            })
+            .collect()
+    }
+}
+
 /// A typed tag value, Tempo's `{"type":"string","value":"checkout"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TracesTagValue {
     /// `string`, `int`, `float`, `bool`, `duration`, `status` or `kind`.
     pub value_type: String,
     pub value: String,
+}
+
+impl From<TraceTagValue> for TracesTagValue {
+    fn from(v: TraceTagValue) -> Self {
+        TracesTagValue {
+            value_type: v.value_type.to_owned(),
+            value: v.value,
+        }
+    }
 }
 
 /// The data behind the Tempo API.
@@ -98,4 +129,69 @@ pub trait TracesSource: Send + Sync {
         end_ns: i64,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<TracesTagValue>, QuerierError>>;
+}
+
+/// The query of a search, parsed and checked to be executable (else a bad request).
+pub(crate) fn parse_search(query: &str) -> Result<TraceqlQuery, QuerierError> {
+    let query = parse(query).map_err(bad_request)?;
+    TraceqlEvaluator::new(&query).map_err(bad_request)?;
+    Ok(query)
+}
+
+/// The filter of a tag values request: `None` when there is none, it selects everything
+/// (`{}`) or it is not an executable TraceQL search (then ignored, as the ingesters do).
+pub(crate) fn tag_values_filter(query: &str) -> Option<Arc<TraceqlQuery>> {
+    let query = query.trim();
+    if query.is_empty() {
+        return None;
+    }
+    let parsed = parse_search(query).ok()?;
+    let everything = parse("{}").ok()?;
+    (parsed != everything).then(|| Arc::new(parsed))
+}
+
+/// A request's `limit` as a count (0: no limit).
+pub(crate) fn limit_count(limit: u32) -> usize {
+    if limit == 0 {
+        usize::MAX
+    } else {
+        limit as usize
+    }
+}
+
+pub(crate) fn bad_request(e: impl std::fmt::Display) -> QuerierError {
+    QuerierError::BadRequest(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_values_filters() {
+        // (query, whether it filters)
+        let cases = [
+            ("", false),
+            ("  ", false),
+            ("{}", false),
+            ("{ }", false),
+            (r#"{ resource.service.name = "a" }"#, true),
+            (r#"{ resource.service.name = "a" && }"#, false),
+            ("{ } | rate()", false),
+        ];
+        for (query, filters) in cases {
+            assert_eq!(tag_values_filter(query).is_some(), filters, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(limit_count(0), usize::MAX);
+        assert_eq!(limit_count(3), 3);
+        assert!(matches!(
+            parse_search("{ } | rate()"),
+            Err(QuerierError::BadRequest(_))
+        ));
+        assert!(parse_search("{ .a = 1 }").is_ok());
+    }
 }

@@ -7,17 +7,20 @@ mod errors;
 #[path = "loki_api/grafana.rs"]
 mod grafana;
 
+#[path = "common/reply.rs"]
+mod reply;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::Router;
-use http::{header, HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, Request, StatusCode};
 use sextant_kit::tenant::TenantResolver;
 use sextant_logs::logql::eval::Entry;
 use sextant_model::Labels;
 use sextant_querier::loki_api::{loki_api_router, LokiApiConfig, LokiApiState, MemLogsSource};
-use tower::ServiceExt;
+
+pub use reply::{send, Reply};
 
 /// The tenant of the test data (multi-tenancy is on).
 pub const TENANT: &str = "team-a";
@@ -25,31 +28,7 @@ pub const TENANT: &str = "team-a";
 pub const T0: i64 = 1_700_000_000_000_000_000;
 pub const SECOND: i64 = 1_000_000_000;
 
-/// A response: status, headers, body.
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
-}
-
 impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// `data` of a successful envelope.
-    pub fn data(&self) -> serde_json::Value {
-        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
-        let json = self.json();
-        assert_eq!(json["status"], "success", "{}", self.text());
-        json["data"].clone()
-    }
-
     /// The plain-text body of an error with this status.
     pub fn error(&self, status: StatusCode) -> String {
         assert_eq!(self.status, status, "{}", self.text());
@@ -58,24 +37,6 @@ impl Reply {
             "text/plain; charset=utf-8"
         );
         self.text()
-    }
-}
-
-/// Sends a request through a fresh copy of the router.
-pub async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
     }
 }
 

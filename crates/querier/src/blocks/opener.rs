@@ -1,6 +1,6 @@
-//! Opening a signal's blocks, shared by the metrics and the logs block readers: which blocks
-//! overlap a query (from the [`BlockCatalog`]), their parsed indexes (fetched once, kept in
-//! the [`IndexCache`]), byte ranges of their other files, at most `max_concurrent_block_reads`
+//! Opening a signal's blocks, shared by the metrics, logs and traces block readers: which
+//! blocks overlap a query (from the [`BlockCatalog`]), their parsed indexes (fetched once, kept
+//! in the [`IndexCache`]), byte ranges of their other files, at most `max_concurrent_block_reads`
 //! blocks at a time over the whole querier. A missing object means the block list is stale:
 //! it is reloaded by the next query.
 
@@ -67,6 +67,16 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         }
     }
 
+    /// The tenant's listed blocks for which `wanted` holds; nothing is opened.
+    pub(crate) async fn blocks(
+        &self,
+        tenant: &TenantId,
+        wanted: impl Fn(&BucketBlock) -> bool,
+    ) -> Result<Vec<BucketBlock>, QuerierError> {
+        let blocks = self.catalog.blocks(tenant).await?;
+        Ok(blocks.iter().filter(|b| wanted(b)).cloned().collect())
+    }
+
     /// Runs `read` on every listed block for which `overlaps` holds, with its parsed index.
     pub(crate) async fn each_block<'a, T, F, Fut>(
         &'a self,
@@ -78,21 +88,38 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         F: Fn(BucketBlock, Arc<I>) -> Fut,
         Fut: Future<Output = Result<T, QuerierError>> + 'a,
     {
-        let blocks = self.catalog.blocks(tenant).await?;
+        let blocks = self.blocks(tenant, overlaps).await?;
         let read = &read;
-        let reads = blocks
-            .iter()
-            .filter(|b| overlaps(b))
-            .map(|block| async move {
-                let _permit =
-                    self.permits.acquire().await.map_err(|_| {
-                        QuerierError::Blocks(format!("{} reader closed", self.noun))
-                    })?;
-                self.metrics.block_opened();
-                let index = self.index(tenant, block).await?;
-                read(block.clone(), index).await
-            });
+        let reads = blocks.into_iter().map(|block| async move {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| QuerierError::Blocks(format!("{} reader closed", self.noun)))?;
+            self.metrics.block_opened();
+            let index = self.index(tenant, &block).await?;
+            read(block, index).await
+        });
         try_join_all(reads).await
+    }
+
+    /// Runs `f` on the parsed index of every listed block for which `overlaps` holds, on the
+    /// blocking pool.
+    pub(crate) async fn on_indexes<T, F>(
+        &self,
+        tenant: &TenantId,
+        overlaps: impl Fn(&BucketBlock) -> bool,
+        f: F,
+    ) -> Result<Vec<T>, QuerierError>
+    where
+        T: Send + 'static,
+        F: Fn(&I) -> T + Clone + Send + 'static,
+    {
+        self.each_block(tenant, overlaps, |_, index| {
+            let f = f.clone();
+            async move { blocking(self.noun, move || f(&index)).await }
+        })
+        .await
     }
 
     /// The byte `ranges` of the block's `file`.

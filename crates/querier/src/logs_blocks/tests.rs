@@ -1,11 +1,9 @@
 //! The logs block reader over blocks written into an in-memory bucket.
 
 use object_store::memory::InMemory;
-use object_store::{ObjectStoreExt, PutPayload};
-use sextant_logs::block::{LogsBlockCompaction, LogsBlockSource, LogsBlockWriter, META_FILE};
 use sextant_model::MatchOp;
-use sextant_storage::{keys, update_bucket_index};
 
+use super::testing::upload_logs_block;
 use super::*;
 
 const SEC: i64 = 1_000_000_000;
@@ -33,31 +31,8 @@ fn entries(app: &str, from_s: i64, to_s: i64) -> Vec<Entry> {
 /// Writes a block of `streams` (in label order) and refreshes the bucket index.
 async fn put_block(store: &InMemory, id: &str, streams: &[(Labels, Vec<Entry>)]) {
     // small chunks, so that a range needs only some of a stream's chunks
-    let mut writer = LogsBlockWriter::new(64, 64);
-    for (labels, entries) in streams {
-        writer.add_stream(labels, entries).unwrap();
-    }
-    let block = writer.finish(LogsBlockSource {
-        block_id: id.into(),
-        tenant: "team-a".into(),
-        source_ingester: "ingester-1".into(),
-        compaction: LogsBlockCompaction {
-            level: 1,
-            sources: vec![id.into()],
-        },
-    });
-    let files = [
-        (INDEX_FILE, block.index.clone()),
-        (CHUNKS_FILE, block.chunks.clone()),
-        (META_FILE, block.meta_json()),
-    ];
-    for (file, bytes) in files {
-        let key = keys::block_object_key(Signal::Logs, &tenant(), id, file);
-        store.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
-    update_bucket_index(store, Signal::Logs, &tenant())
-        .await
-        .unwrap();
+    let streams = streams.iter().map(|(l, e)| (l, e.as_slice()));
+    upload_logs_block(store, &tenant(), (id, "ingester-1"), 64, streams).await;
 }
 
 struct Setup {

@@ -4,27 +4,16 @@
 use std::sync::Arc;
 
 use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
-use sextant_logs::block::{
-    LogsBlockCompaction, LogsBlockSource, LogsBlockWriter, CHUNKS_FILE, INDEX_FILE, META_FILE,
-};
 use sextant_logs::logql::eval::{Entry, Stream};
-use sextant_model::{Labels, MatchOp, Matcher, Signal, TenantId};
-use sextant_storage::{keys, update_bucket_index};
+use sextant_model::{Labels, MatchOp, Matcher};
 
-use super::fakes::{ring, FakeLogsIngester, FakeLogsIngesters};
+use super::fakes::{tenant, FakeLogsIngester, FakeLogsIngesters, NOW_MS, SECOND, T0};
 use super::LogsQuerier;
 use crate::config::QuerierConfig;
+use crate::logs_blocks::testing::upload_logs_block;
 use crate::loki_api::{LogsSource, MemLogsSource};
-
-const NOW_MS: i64 = 1_700_000_000_000;
-const T0: i64 = 1_700_000_000_000_000_000;
-const SECOND: i64 = 1_000_000_000;
-
-fn tenant() -> TenantId {
-    TenantId::parse("team-a").unwrap()
-}
 
 fn web() -> Labels {
     Labels::from_pairs([("app", "web"), ("env", "prod")])
@@ -47,31 +36,8 @@ fn entry(s: i64, line: &str, traced: bool) -> Entry {
 
 /// Uploads one replica's block of `streams` (label order) as an ingester does.
 async fn upload(store: &dyn ObjectStore, id: &str, source: &str, streams: &[Stream]) {
-    let mut writer = LogsBlockWriter::new(1 << 10, 1 << 10);
-    for s in streams {
-        writer.add_stream(&s.labels, &s.entries).unwrap();
-    }
-    let block = writer.finish(LogsBlockSource {
-        block_id: id.into(),
-        tenant: "team-a".into(),
-        source_ingester: source.into(),
-        compaction: LogsBlockCompaction {
-            level: 1,
-            sources: vec![id.into()],
-        },
-    });
-    let files = [
-        (INDEX_FILE, block.index.clone()),
-        (CHUNKS_FILE, block.chunks.clone()),
-        (META_FILE, block.meta_json()),
-    ];
-    for (file, bytes) in files {
-        let key = keys::block_object_key(Signal::Logs, &tenant(), id, file);
-        store.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
-    update_bucket_index(store, Signal::Logs, &tenant())
-        .await
-        .unwrap();
+    let streams = streams.iter().map(|s| (&s.labels, s.entries.as_slice()));
+    upload_logs_block(store, &tenant(), (id, source), 1 << 10, streams).await;
 }
 
 /// Shipped: web at 0..=2 s (a line twice, with and without metadata) and api at 1 s, one
@@ -96,34 +62,22 @@ async fn querier() -> LogsQuerier {
         let id = format!("01BLOCK{replica}");
         upload(&*store, &id, &format!("ingester-{replica}"), &shipped).await;
     }
-    let instances: Vec<(String, String)> = (1..=3)
-        .map(|i| (format!("ingester-{i}"), format!("logs-{i}:9095")))
+    let ingesters = (1..=3)
+        .map(|_| {
+            let data = MemLogsSource::new();
+            data.push("team-a", &web(), entry(2, "web 2", true));
+            data.push("team-a", &web(), entry(5, "web 5", false));
+            FakeLogsIngester {
+                data: Arc::new(data),
+                fail: false,
+            }
+        })
         .collect();
-    let fakes = FakeLogsIngesters {
-        by_addr: instances
-            .iter()
-            .map(|(_, addr)| {
-                let data = MemLogsSource::new();
-                data.push("team-a", &web(), entry(2, "web 2", true));
-                data.push("team-a", &web(), entry(5, "web 5", false));
-                let ingester = FakeLogsIngester {
-                    data: Arc::new(data),
-                    fail: false,
-                };
-                (addr.clone(), ingester)
-            })
-            .collect(),
-        ..FakeLogsIngesters::default()
-    };
-    let ring = ring(&instances, NOW_MS);
+    let (fakes, ring) = FakeLogsIngesters::numbered(ingesters, "logs", NOW_MS);
     let mut registry = Registry::default();
-    LogsQuerier::new(
-        Arc::new(move || Arc::clone(&ring)),
-        Arc::new(fakes),
-        &mut registry,
-    )
-    .with_clock(Arc::new(|| NOW_MS))
-    .with_blocks(&QuerierConfig::default(), store, &mut registry)
+    LogsQuerier::new(ring, Arc::new(fakes), &mut registry)
+        .with_clock(Arc::new(|| NOW_MS))
+        .with_blocks(&QuerierConfig::default(), store, &mut registry)
 }
 
 #[tokio::test]

@@ -1,12 +1,10 @@
 //! In-memory logs ingesters behind [`LogsIngesterQueryClients`]: each is a [`MemLogsSource`]
 //! answering through the wire messages, and a ring of them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use parking_lot::Mutex;
 use sextant_logs::push::stream_to_proto;
 use sextant_model::{Labels, Matcher, TenantId};
 use sextant_proto::ingester::{
@@ -14,11 +12,21 @@ use sextant_proto::ingester::{
     LogsSeriesResponse, LogsStatsRequest, LogsStatsResponse, SeriesLabels,
 };
 use sextant_proto::prometheus::{Label, LabelMatcher};
-use sextant_ring::{InstanceDesc, InstanceState, ReplicationConfig, RingDesc, TokenRing};
 use tonic::Status;
 
 use super::LogsIngesterQueryClients;
+use crate::ingesters::fakes::{FakeIngesterPool, MayFail};
 use crate::loki_api::{LogsSource, MemLogsSource};
+
+/// Heartbeats and the querier's clock, in ms.
+pub(super) const NOW_MS: i64 = 1_700_000_000_000;
+/// 2023-11-14T22:13:20Z in ns.
+pub(super) const T0: i64 = 1_700_000_000_000_000_000;
+pub(super) const SECOND: i64 = 1_000_000_000;
+
+pub(super) fn tenant() -> TenantId {
+    TenantId::parse("team-a").unwrap()
+}
 
 /// One fake ingester: its streams, or a failure.
 #[derive(Default)]
@@ -27,12 +35,14 @@ pub(super) struct FakeLogsIngester {
     pub(super) fail: bool,
 }
 
-/// Ingesters by address; records the address of every request.
-#[derive(Default)]
-pub(super) struct FakeLogsIngesters {
-    pub(super) by_addr: BTreeMap<String, FakeLogsIngester>,
-    pub(super) requests: Mutex<Vec<String>>,
+impl MayFail for FakeLogsIngester {
+    fn fails(&self) -> bool {
+        self.fail
+    }
 }
+
+/// Ingesters by address; records the address of every request.
+pub(super) type FakeLogsIngesters = FakeIngesterPool<FakeLogsIngester>;
 
 fn matchers(wire: &[LabelMatcher]) -> Result<Vec<Matcher>, Status> {
     wire.iter()
@@ -42,7 +52,7 @@ fn matchers(wire: &[LabelMatcher]) -> Result<Vec<Matcher>, Status> {
         .collect()
 }
 
-fn tenant(name: &str) -> Result<TenantId, Status> {
+fn parse_tenant(name: &str) -> Result<TenantId, Status> {
     TenantId::parse(name).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
@@ -63,11 +73,9 @@ impl FakeLogsIngesters {
         T: Send + 'static,
         F: FnOnce(Arc<MemLogsSource>) -> BoxFuture<'static, Result<T, Status>>,
     {
-        self.requests.lock().push(addr.to_string());
-        match self.by_addr.get(addr) {
-            Some(ingester) if !ingester.fail => f(Arc::clone(&ingester.data)),
-            Some(_) => Box::pin(async { Err(Status::unavailable("injected failure")) }),
-            None => Box::pin(async { Err(Status::unavailable("no such ingester")) }),
+        match self.reach(addr) {
+            Ok(ingester) => f(Arc::clone(&ingester.data)),
+            Err(status) => Box::pin(async { Err(status) }),
         }
     }
 
@@ -78,7 +86,7 @@ impl FakeLogsIngesters {
     ) -> BoxFuture<'static, Result<LogsLabelsResponse, Status>> {
         self.answer(addr, move |data| {
             Box::pin(async move {
-                let (tenant, matchers) = (tenant(&r.tenant)?, matchers(&r.matchers)?);
+                let (tenant, matchers) = (parse_tenant(&r.tenant)?, matchers(&r.matchers)?);
                 let selection = (!matchers.is_empty()).then_some(matchers.as_slice());
                 let values = if r.label_name.is_empty() {
                     data.label_names(&tenant, r.start_ns, r.end_ns, selection)
@@ -103,7 +111,7 @@ impl LogsIngesterQueryClients for FakeLogsIngesters {
     ) -> BoxFuture<'static, Result<Vec<LogsQueryResponse>, Status>> {
         self.answer(addr, move |data| {
             Box::pin(async move {
-                let (tenant, matchers) = (tenant(&r.tenant)?, matchers(&r.matchers)?);
+                let (tenant, matchers) = (parse_tenant(&r.tenant)?, matchers(&r.matchers)?);
                 let streams = data
                     .select(&tenant, &matchers, r.start_ns, r.end_ns)
                     .await
@@ -141,7 +149,7 @@ impl LogsIngesterQueryClients for FakeLogsIngesters {
     ) -> BoxFuture<'static, Result<LogsSeriesResponse, Status>> {
         self.answer(addr, move |data| {
             Box::pin(async move {
-                let tenant = tenant(&r.tenant)?;
+                let tenant = parse_tenant(&r.tenant)?;
                 let sets = r
                     .matcher_sets
                     .iter()
@@ -171,7 +179,7 @@ impl LogsIngesterQueryClients for FakeLogsIngesters {
     ) -> BoxFuture<'static, Result<LogsStatsResponse, Status>> {
         self.answer(addr, move |data| {
             Box::pin(async move {
-                let (tenant, matchers) = (tenant(&r.tenant)?, matchers(&r.matchers)?);
+                let (tenant, matchers) = (parse_tenant(&r.tenant)?, matchers(&r.matchers)?);
                 let stats = data
                     .stats(&tenant, &matchers, r.start_ns, r.end_ns)
                     .await
@@ -185,27 +193,4 @@ impl LogsIngesterQueryClients for FakeLogsIngesters {
             })
         })
     }
-}
-
-/// A ring of ACTIVE `(id, addr)` instances heartbeating at `heartbeat_ms`, with RF 3.
-pub(super) fn ring(instances: &[(String, String)], heartbeat_ms: i64) -> Arc<TokenRing> {
-    let mut desc = RingDesc::default();
-    for (i, (id, addr)) in instances.iter().enumerate() {
-        let instance = InstanceDesc {
-            id: id.clone(),
-            addr: addr.clone(),
-            zone: String::new(),
-            state: InstanceState::Active,
-            tokens: vec![(i as u32 + 1) * 1_000_000],
-            heartbeat_ms,
-            registered_ms: 0,
-        };
-        desc.instances.insert(id.clone(), instance);
-    }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        zone_awareness_enabled: false,
-        heartbeat_timeout: Duration::from_secs(60),
-    };
-    Arc::new(TokenRing::new(&desc, config))
 }

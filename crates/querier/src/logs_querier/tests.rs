@@ -10,19 +10,9 @@ use sextant_kit::tenant::TenantResolver;
 use sextant_model::{ErrorKind, MatchOp};
 use tower::ServiceExt;
 
-use super::fakes::{ring, FakeLogsIngester, FakeLogsIngesters};
+use super::fakes::{tenant, FakeLogsIngester, FakeLogsIngesters, NOW_MS, SECOND, T0};
 use super::*;
 use crate::loki_api::{loki_api_router, LokiApiConfig, LokiApiState, MemLogsSource};
-
-/// Heartbeats and the querier's clock, in ms.
-const NOW_MS: i64 = 1_700_000_000_000;
-/// 2023-11-14T22:13:20Z in ns.
-const T0: i64 = 1_700_000_000_000_000_000;
-const SECOND: i64 = 1_000_000_000;
-
-fn tenant() -> TenantId {
-    TenantId::parse("team-a").unwrap()
-}
 
 fn eq(name: &str, value: &str) -> Matcher {
     Matcher::new(MatchOp::Equal, name, value).unwrap()
@@ -61,25 +51,11 @@ struct Setup {
 }
 
 fn setup(ingesters: Vec<FakeLogsIngester>) -> Setup {
-    let instances: Vec<(String, String)> = (1..=ingesters.len())
-        .map(|i| (format!("ingester-{i}"), format!("logs-{i}:9095")))
-        .collect();
-    let fakes = Arc::new(FakeLogsIngesters {
-        by_addr: instances
-            .iter()
-            .map(|(_, addr)| addr.clone())
-            .zip(ingesters)
-            .collect(),
-        ..FakeLogsIngesters::default()
-    });
-    let ring = ring(&instances, NOW_MS);
+    let (fakes, ring) = FakeLogsIngesters::numbered(ingesters, "logs", NOW_MS);
+    let fakes = Arc::new(fakes);
     let mut registry = Registry::default();
-    let querier = LogsQuerier::new(
-        Arc::new(move || Arc::clone(&ring)),
-        fakes.clone(),
-        &mut registry,
-    )
-    .with_clock(Arc::new(|| NOW_MS));
+    let querier =
+        LogsQuerier::new(ring, fakes.clone(), &mut registry).with_clock(Arc::new(|| NOW_MS));
     Setup {
         ingesters: fakes,
         querier,

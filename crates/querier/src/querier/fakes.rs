@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -26,10 +25,11 @@ use sextant_proto::ingester::{
     SeriesLabels,
 };
 use sextant_proto::prometheus::{self as wire, MetricMetadata, TimeSeries};
-use sextant_ring::{InstanceDesc, InstanceState, ReplicationConfig, RingDesc, TokenRing};
+use sextant_ring::{InstanceState, TokenRing};
 use sextant_storage::keys;
 use tonic::Status;
 
+use crate::ingesters::fakes::{fake_ring, FakeIngesterPool, MayFail};
 use crate::ingesters::IngesterQueryClients;
 
 /// A series with float samples, as the tests write it.
@@ -63,12 +63,14 @@ impl FakeIngester {
     }
 }
 
-/// Ingesters by address; counts the requests each received.
-#[derive(Default)]
-pub(super) struct FakeIngesters {
-    pub(super) by_addr: HashMap<String, FakeIngester>,
-    pub(super) requests: Mutex<Vec<String>>,
+impl MayFail for FakeIngester {
+    fn fails(&self) -> bool {
+        self.fail
+    }
 }
+
+/// Ingesters by address; records the address of every request.
+pub(super) type FakeIngesters = FakeIngesterPool<FakeIngester>;
 
 fn from_wire(matchers: &[wire::LabelMatcher]) -> Vec<Matcher> {
     matchers
@@ -92,12 +94,7 @@ impl FakeIngesters {
         addr: &str,
         f: impl FnOnce(&FakeIngester) -> T,
     ) -> BoxFuture<'static, Result<T, Status>> {
-        self.requests.lock().push(addr.to_string());
-        let result = match self.by_addr.get(addr) {
-            Some(ingester) if !ingester.fail => Ok(f(ingester)),
-            Some(_) => Err(Status::unavailable("injected failure")),
-            None => Err(Status::unavailable("no such ingester")),
-        };
+        let result = self.reach(addr).map(f);
         Box::pin(async move { result })
     }
 
@@ -184,25 +181,7 @@ impl IngesterQueryClients for FakeIngesters {
 
 /// A ring of `(id, addr, state, heartbeat_ms)` instances with RF 3.
 pub(super) fn ring(instances: &[(&str, &str, InstanceState, i64)]) -> Arc<TokenRing> {
-    let mut desc = RingDesc::default();
-    for (i, &(id, addr, state, heartbeat_ms)) in instances.iter().enumerate() {
-        let instance = InstanceDesc {
-            id: id.to_string(),
-            addr: addr.to_string(),
-            zone: String::new(),
-            state,
-            tokens: vec![(i as u32 + 1) * 1_000_000],
-            heartbeat_ms,
-            registered_ms: 0,
-        };
-        desc.instances.insert(id.to_string(), instance);
-    }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        zone_awareness_enabled: false,
-        heartbeat_timeout: Duration::from_secs(60),
-    };
-    Arc::new(TokenRing::new(&desc, config))
+    fake_ring(instances, 1_000_000)
 }
 
 /// Writes a block of `series` (one chunk per 4 samples) under the tenant's prefix.

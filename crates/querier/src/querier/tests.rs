@@ -42,32 +42,12 @@ struct Setup {
 }
 
 fn setup(ingesters: Vec<FakeIngester>, config: QuerierConfig) -> Setup {
-    let instances: Vec<(String, String)> = (1..=ingesters.len())
-        .map(|i| (format!("ingester-{i}"), format!("ing-{i}:9095")))
-        .collect();
-    let fakes = Arc::new(FakeIngesters {
-        by_addr: instances
-            .iter()
-            .map(|(_, addr)| addr.clone())
-            .zip(ingesters)
-            .collect(),
-        ..FakeIngesters::default()
-    });
-    let ring_instances: Vec<(&str, &str, InstanceState, i64)> = instances
-        .iter()
-        .map(|(id, addr)| (id.as_str(), addr.as_str(), InstanceState::Active, NOW))
-        .collect();
-    let ring = ring(&ring_instances);
+    let (fakes, ring) = FakeIngesters::numbered(ingesters, "ing", NOW);
+    let fakes = Arc::new(fakes);
     let store = Arc::new(CountingStore::default());
     let mut registry = Registry::default();
-    let querier = Querier::new(
-        config,
-        Arc::new(move || Arc::clone(&ring)),
-        fakes.clone(),
-        store.clone(),
-        &mut registry,
-    )
-    .with_clock(Arc::new(|| NOW));
+    let querier = Querier::new(config, ring, fakes.clone(), store.clone(), &mut registry)
+        .with_clock(Arc::new(|| NOW));
     Setup {
         ingesters: fakes,
         store,

@@ -1,22 +1,21 @@
 //! [`MemTracesSource`]: traces per tenant held in memory behind the [`TracesSource`] trait,
-//! evaluating TraceQL with the engine's [`TraceqlEvaluator`]. For tests and wiring: it
-//! evaluates inline, so keep its traces few.
+//! evaluating TraceQL with the engine's [`TraceqlEvaluator`] and collecting tags with the
+//! engine's collectors, as the ingesters do. For tests and wiring: it evaluates inline, so
+//! keep its traces few.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::{self, BoxFuture};
 use parking_lot::{Mutex, RwLock};
 use sextant_model::TenantId;
-use sextant_proto::otlp::common::v1::{any_value, KeyValue};
-use sextant_proto::otlp::trace::v1::ResourceSpans;
 use sextant_traces::model::{Trace, TraceId};
-use sextant_traces::traceql::eval::{TraceqlEvaluator, TraceqlSpan};
-use sextant_traces::traceql::{parse, Attribute, Intrinsic, TraceqlQuery};
+use sextant_traces::tags::{TraceTag, TraceTagNames, TraceTagScope, TraceTagValues};
+use sextant_traces::traceql::eval::TraceqlEvaluator;
 
-use super::tags::{identifier, ATTRIBUTE_SCOPES};
 use crate::source::QuerierError;
 use crate::traces_source::{
-    TracesSearchOutcome, TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
+    bad_request, limit_count, parse_search, tag_values_filter, TracesSearchOutcome,
+    TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue,
 };
 
 /// Traces per tenant, with a switch to make every call fail.
@@ -86,7 +85,7 @@ impl MemTracesSource {
         params: &TracesSearchParams,
     ) -> Result<TracesSearchOutcome, QuerierError> {
         let traces = self.traces_in(tenant, params.start_ns, params.end_ns)?;
-        let query = parse_query(&params.query)?;
+        let query = parse_search(&params.query)?;
         let evaluator = TraceqlEvaluator::new(&query).map_err(bad_request)?;
         let mut outcome = TracesSearchOutcome {
             completed_jobs: 1,
@@ -110,13 +109,13 @@ impl MemTracesSource {
             }
         }
         found.sort_by_key(|(start, _)| std::cmp::Reverse(*start));
-        if params.limit > 0 {
-            found.truncate(params.limit as usize);
-        }
+        found.truncate(limit_count(params.limit));
         outcome.traces = found.into_iter().map(|(_, m)| m).collect();
         Ok(outcome)
     }
 
+    /// Names collected as the ingesters collect them (every scope listed, `limit` names in
+    /// all).
     fn tag_names_now(
         &self,
         tenant: &TenantId,
@@ -126,30 +125,14 @@ impl MemTracesSource {
         limit: u32,
     ) -> Result<Vec<TracesTagScope>, QuerierError> {
         let traces = self.traces_in(tenant, start_ns, end_ns)?;
-        let scopes = ATTRIBUTE_SCOPES
-            .iter()
-            .filter(|s| scope.is_empty() || **s == scope)
-            .map(|name| {
-                let mut tags = BTreeSet::new();
-                for rs in traces.iter().flat_map(|t| &t.resource_spans) {
-                    collect_names(rs, name, &mut tags);
-                }
-                let limit = if limit == 0 {
-                    usize::MAX
-                } else {
-                    limit as usize
-                };
-                TracesTagScope {
-                    name: (*name).to_owned(),
-                    tags: tags.into_iter().take(limit).collect(),
-                }
-            })
-            .collect();
-        Ok(scopes)
+        let scopes = TraceTagScope::parse_filter(scope).map_err(bad_request)?;
+        let mut names = TraceTagNames::new(scopes, limit as usize);
+        traces.iter().for_each(|t| names.add_trace(t));
+        Ok(TracesTagScope::from_names(&names))
     }
 
-    /// The values come from running `<query> | select(<tag>)` over every trace: the
-    /// evaluator returns the tag's value for each matching span.
+    /// Values collected as the ingesters collect them, over the spans `query` matches when
+    /// it is a filter that runs.
     fn tag_values_now(
         &self,
         tenant: &TenantId,
@@ -160,46 +143,18 @@ impl MemTracesSource {
         limit: u32,
     ) -> Result<Vec<TracesTagValue>, QuerierError> {
         let traces = self.traces_in(tenant, start_ns, end_ns)?;
-        let attribute = identifier(tag).map_err(|e| QuerierError::BadRequest(e.message))?;
-        let selecting = selecting_query(query, tag)?;
-        let evaluator = TraceqlEvaluator::new(&selecting).map_err(bad_request)?;
-        let mut values = BTreeSet::new();
-        for trace in &traces {
-            let Some(found) = evaluator.search(trace, 0) else {
-                continue;
-            };
-            for span in found.span_sets.iter().flat_map(|s| &s.spans) {
-                if let Some(value) = span_value(&attribute, span) {
-                    values.insert(value);
-                }
-            }
-        }
-        let limit = if limit == 0 {
-            usize::MAX
-        } else {
-            limit as usize
+        let tag = TraceTag::parse(tag).map_err(bad_request)?;
+        let filter = tag_values_filter(query);
+        let evaluator = match filter.as_deref() {
+            Some(q) => Some(TraceqlEvaluator::new(q).map_err(bad_request)?),
+            None => None,
         };
-        Ok(values.into_iter().take(limit).collect())
-    }
-}
-
-/// `<query> | select(<tag>)`, or `{ } | select(<tag>)` when the query does not run.
-fn selecting_query(query: &str, tag: &str) -> Result<TraceqlQuery, QuerierError> {
-    if !query.trim().is_empty() {
-        let filtered = parse(&format!("{query} | select({tag})")).ok();
-        if let Some(q) = filtered.filter(|q| TraceqlEvaluator::new(q).is_ok()) {
-            return Ok(q);
+        let mut values = TraceTagValues::new(limit as usize);
+        for trace in &traces {
+            values.add_trace(trace, &tag, evaluator.as_ref());
         }
+        Ok(values.into_vec().into_iter().map(Into::into).collect())
     }
-    parse_query(&format!("{{ }} | select({tag})"))
-}
-
-fn parse_query(query: &str) -> Result<TraceqlQuery, QuerierError> {
-    parse(query).map_err(bad_request)
-}
-
-fn bad_request(e: impl std::fmt::Display) -> QuerierError {
-    QuerierError::BadRequest(e.to_string())
 }
 
 /// Earliest start and latest end of the trace's spans.
@@ -207,60 +162,6 @@ fn bounds(trace: &Trace) -> (u64, u64) {
     let start = trace.spans().map(|s| s.start_time_unix_nano).min();
     let end = trace.spans().map(|s| s.end_time_unix_nano).max();
     (start.unwrap_or(0), end.unwrap_or(0))
-}
-
-/// The attribute names of one scope in a resource's spans.
-fn collect_names(rs: &ResourceSpans, scope: &str, out: &mut BTreeSet<String>) {
-    let mut add = |attributes: &[KeyValue]| out.extend(attributes.iter().map(|kv| kv.key.clone()));
-    match scope {
-        "resource" => add(rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..])),
-        "instrumentation" => {
-            for ss in &rs.scope_spans {
-                add(ss.scope.as_ref().map_or(&[][..], |s| &s.attributes[..]));
-            }
-        }
-        _ => {
-            for span in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-                match scope {
-                    "span" => add(&span.attributes),
-                    "event" => span.events.iter().for_each(|e| add(&e.attributes)),
-                    "link" => span.links.iter().for_each(|l| add(&l.attributes)),
-                    _ => {}
-                }
-            }
-        }
-    }
-}
-
-/// The selected value of a returned span, typed as Tempo types tag values.
-fn span_value(attribute: &Attribute, span: &TraceqlSpan) -> Option<TracesTagValue> {
-    let typed = |value_type: &str, value: String| {
-        Some(TracesTagValue {
-            value_type: value_type.to_owned(),
-            value,
-        })
-    };
-    if matches!(
-        attribute,
-        Attribute::Intrinsic(Intrinsic::Name | Intrinsic::SpanName)
-    ) {
-        return typed("string", span.name.clone());
-    }
-    let keyword = matches!(
-        attribute,
-        Attribute::Intrinsic(
-            Intrinsic::Status | Intrinsic::SpanStatus | Intrinsic::Kind | Intrinsic::SpanKind
-        )
-    );
-    let value = span.attributes.first()?.value.as_ref()?.value.as_ref()?;
-    match value {
-        any_value::Value::StringValue(s) if keyword => typed("keyword", s.clone()),
-        any_value::Value::StringValue(s) => typed("string", s.clone()),
-        any_value::Value::IntValue(i) => typed("int", i.to_string()),
-        any_value::Value::DoubleValue(f) => typed("float", f.to_string()),
-        any_value::Value::BoolValue(b) => typed("bool", b.to_string()),
-        _ => None,
-    }
 }
 
 impl TracesSource for MemTracesSource {

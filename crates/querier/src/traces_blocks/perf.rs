@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
-use sextant_model::{Signal, TenantId};
+use sextant_model::TenantId;
 use sextant_proto::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use sextant_proto::otlp::resource::v1::Resource;
 use sextant_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use sextant_storage::{keys, update_bucket_index};
 use sextant_traces::block::{TracesBlockOptions, TracesBlockWriter};
 use sextant_traces::model::{Trace, TraceId};
 use sextant_traces::traceql::parse;
 
+use super::testing::put_traces_block;
 use super::{TracesBlockReader, TracesBlockSearch};
 use crate::config::QuerierConfig;
 use crate::traces_source::TracesSearchParams;
@@ -116,13 +116,7 @@ async fn measure_block_reads() {
         t.elapsed(), m.data_bytes, m.index_bytes, m.bloom_bytes, m.search_bytes, m.pages
     );
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    for (file, bytes) in block.files() {
-        let key = keys::block_object_key(Signal::Traces, &tenant, "01PERF", file);
-        store.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
-    update_bucket_index(&*store, Signal::Traces, &tenant)
-        .await
-        .unwrap();
+    put_traces_block(&*store, &tenant, "01PERF", &block).await;
     let reader = TracesBlockReader::new(&QuerierConfig::default(), store, &mut Registry::default());
 
     let t = Instant::now();

@@ -157,10 +157,7 @@ impl TracesBlockReader {
             )
             .await?;
         rounds.into_iter().for_each(|r| result.absorb(r));
-        self.blocks
-            .metrics
-            .traces_inspected
-            .inc_by(result.inspected_traces);
+        self.traces_inspected.inc_by(result.inspected_traces);
         Ok(result)
     }
 }

@@ -19,7 +19,7 @@ use sextant_traces::traceql::TraceqlQuery;
 use super::pages::{candidate_traces, Enough, PageCandidates};
 use super::{block_may_overlap, blocking, TracesBlockReader};
 use crate::source::QuerierError;
-use crate::traces_source::{TracesTagScope, TracesTagValue};
+use crate::traces_source::{bad_request, TracesTagScope, TracesTagValue};
 
 /// Distinct tag values found so far, against the request's limit.
 struct FoundValues {
@@ -31,10 +31,7 @@ impl FoundValues {
     fn add(&self, values: Vec<TraceTagValue>) {
         self.values
             .lock()
-            .extend(values.into_iter().map(|v| TracesTagValue {
-                value_type: v.value_type.to_owned(),
-                value: v.value,
-            }));
+            .extend(values.into_iter().map(TracesTagValue::from));
     }
 }
 
@@ -64,8 +61,7 @@ impl TracesBlockReader {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<Vec<TracesTagScope>, QuerierError> {
-        let scopes = TraceTagScope::parse_filter(scope)
-            .map_err(|e| QuerierError::BadRequest(e.to_string()))?;
+        let scopes = TraceTagScope::parse_filter(scope).map_err(bad_request)?;
         if scopes.is_empty() {
             return Ok(Vec::new());
         }
@@ -73,17 +69,10 @@ impl TracesBlockReader {
             .each_columns(tenant, start_ns, end_ns, move |columns| {
                 let mut names = TraceTagNames::new(scopes.clone(), 0);
                 columns.tag_names(&mut names);
-                names.scopes()
+                TracesTagScope::from_names(&names)
             })
             .await?;
-        Ok(per_block
-            .into_iter()
-            .flatten()
-            .map(|(scope, tags)| TracesTagScope {
-                name: scope.as_str().to_owned(),
-                tags,
-            })
-            .collect())
+        Ok(per_block.into_iter().flatten().collect())
     }
 
     /// Values of `tag` in the blocks overlapping `[start_ns, end_ns)` (over the spans
@@ -98,7 +87,7 @@ impl TracesBlockReader {
         end_ns: i64,
         limit: u32,
     ) -> Result<Vec<TracesTagValue>, QuerierError> {
-        let tag = TraceTag::parse(tag).map_err(|e| QuerierError::BadRequest(e.to_string()))?;
+        let tag = TraceTag::parse(tag).map_err(bad_request)?;
         let request = TagValuesRequest {
             tag: Arc::new(tag),
             filter,

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
-use sextant_model::{Signal, TenantId};
+use sextant_model::TenantId;
 use sextant_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use sextant_storage::{keys, update_bucket_index, BucketBlock};
+use sextant_storage::BucketBlock;
 use sextant_traces::block::{TracesBlockOptions, TracesBlockWriter};
 use sextant_traces::model::{Trace, TraceId};
 
+use super::testing::put_traces_block;
 use super::{block_may_overlap, TracesBlockReader};
 use crate::config::QuerierConfig;
 
@@ -97,13 +98,7 @@ async fn trace_by_id_fetches_one_page() {
     let first_page = page_len(42);
     assert!(block.meta.pages > 2, "{} pages", block.meta.pages);
     assert_ne!(page_len(43), 0, "43 falls in a page's range");
-    for (file, bytes) in block.files() {
-        let key = keys::block_object_key(Signal::Traces, &tenant, "01BLOCK", file);
-        store.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
-    update_bucket_index(&*store, Signal::Traces, &tenant)
-        .await
-        .unwrap();
+    put_traces_block(&*store, &tenant, "01BLOCK", &block).await;
     let mut registry = Registry::default();
     let reader = TracesBlockReader::new(&QuerierConfig::default(), store, &mut registry);
     let fetched = "sextant_querier_traces_block_fetched_bytes_total";

@@ -5,27 +5,21 @@
 use std::sync::Arc;
 
 use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use prometheus_client::registry::Registry;
-use sextant_model::{Signal, TenantId};
-use sextant_storage::{keys, update_bucket_index};
+use object_store::ObjectStore;
 use sextant_traces::block::{TracesBlockOptions, TracesBlockWriter};
 use sextant_traces::model::Trace;
 use sextant_traces::search::merge_traces;
 
 use super::fakes::{
-    fragment, ring, span_ids, trace_id, FakeTracesIngester, FakeTracesIngesters, MS, T0,
+    fragment, querier_over, span_ids, strings, tenant, trace_id, FakeTracesIngester,
+    FakeTracesIngesters, MS, T0,
 };
 use super::TracesQuerier;
 use crate::config::QuerierConfig;
-use crate::traces_source::{TracesSearchParams, TracesSource, TracesTagValue};
+use crate::traces_blocks::testing::put_traces_block;
+use crate::traces_source::{TracesSearchParams, TracesSource};
 
-const NOW_MS: i64 = 1_700_000_100_000;
 const SECOND_MS: u64 = 1000;
-
-fn tenant() -> TenantId {
-    TenantId::parse("team-a").unwrap()
-}
 
 /// Uploads a block of `traces` (fragments of one ID merged) as an ingester does, with a
 /// page per trace.
@@ -39,13 +33,7 @@ async fn upload(store: &dyn ObjectStore, id: &str, source: &str, traces: Vec<Tra
         writer.add_trace(&merge_traces(fragments)).unwrap();
     }
     let block = writer.finish(id.into(), source.into()).unwrap();
-    for (file, bytes) in block.files() {
-        let key = keys::block_object_key(Signal::Traces, &tenant(), id, file);
-        store.put(&key, PutPayload::from(bytes)).await.unwrap();
-    }
-    update_bucket_index(store, Signal::Traces, &tenant())
-        .await
-        .unwrap();
+    put_traces_block(store, &tenant(), id, &block).await;
 }
 
 fn querier(
@@ -53,7 +41,6 @@ fn querier(
     store: Arc<dyn ObjectStore>,
     config: &QuerierConfig,
 ) -> TracesQuerier {
-    let ring = ring(&[("a", NOW_MS), ("b", NOW_MS), ("c", NOW_MS)]);
     let fakes = FakeTracesIngesters {
         by_addr: ["a", "b", "c"]
             .into_iter()
@@ -68,14 +55,7 @@ fn querier(
             .collect(),
         ..FakeTracesIngesters::default()
     };
-    let mut registry = Registry::default();
-    TracesQuerier::new(
-        Arc::new(move || Arc::clone(&ring)),
-        Arc::new(fakes),
-        &mut registry,
-    )
-    .with_clock(Arc::new(|| NOW_MS))
-    .with_blocks(config, store, &mut registry)
+    querier_over(fakes, Some((store, config)))
 }
 
 /// Block of a: trace 1's root, db span and an `audit` span only the block holds, trace 4
@@ -185,15 +165,6 @@ async fn search_combines_ingesters_and_blocks() {
 #[tokio::test]
 async fn tags_cover_ingesters_and_blocks() {
     let q = split_trace_querier().await;
-    let strings = |values: &[&str]| -> Vec<TracesTagValue> {
-        values
-            .iter()
-            .map(|v| TracesTagValue {
-                value_type: "string".into(),
-                value: v.to_string(),
-            })
-            .collect()
-    };
     let cases = vec![
         (
             "resource.service.name",

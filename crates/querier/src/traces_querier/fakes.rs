@@ -1,14 +1,13 @@
 //! In-memory traces ingesters behind [`TracesIngesterQueryClients`]: each holds trace
-//! fragments and answers through the wire messages with the engine's evaluator and tag
-//! collectors, as a real ingester's head does; and a ring of them.
+//! fragments and answers through the wire messages from a [`MemTracesSource`] of them (the
+//! engine's evaluator and tag collectors, as a real ingester's head); and a ring of them.
 
-use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
-use parking_lot::Mutex;
+use object_store::ObjectStore;
+use prometheus_client::registry::Registry;
+use sextant_model::TenantId;
 use sextant_proto::ingester::{
     TraceByIdRequest, TraceByIdResponse, TracesSearchRequest, TracesSearchResponse,
     TracesSearchTagValuesRequest, TracesSearchTagValuesResponse, TracesSearchTagsRequest,
@@ -17,15 +16,17 @@ use sextant_proto::ingester::{
 use sextant_proto::otlp::common::v1::{any_value, AnyValue, KeyValue};
 use sextant_proto::otlp::resource::v1::Resource;
 use sextant_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use sextant_ring::{InstanceDesc, InstanceState, ReplicationConfig, RingDesc, TokenRing};
+use sextant_ring::{InstanceState, TokenRing};
 use sextant_traces::model::{Trace, TraceId};
-use sextant_traces::search::{encode_trace, merge_traces, trace_match_to_proto};
-use sextant_traces::tags::{TraceTag, TraceTagNames, TraceTagScope, TraceTagValues};
-use sextant_traces::traceql::eval::TraceqlEvaluator;
-use sextant_traces::traceql::parse;
+use sextant_traces::search::{encode_trace, trace_match_to_proto};
 use tonic::Status;
 
-use super::TracesIngesterQueryClients;
+use super::{TracesIngesterQueryClients, TracesQuerier};
+use crate::config::QuerierConfig;
+use crate::ingesters::fakes::{fake_ring, FakeIngesterPool, MayFail};
+use crate::source::QuerierError;
+use crate::tempo_api::MemTracesSource;
+use crate::traces_source::{TracesSearchParams, TracesSource, TracesTagValue};
 
 /// One fake ingester: the fragments it holds (any tenant), or a failure.
 #[derive(Default, Clone)]
@@ -34,149 +35,60 @@ pub(super) struct FakeTracesIngester {
     pub(super) fail: bool,
 }
 
+impl MayFail for FakeTracesIngester {
+    fn fails(&self) -> bool {
+        self.fail
+    }
+}
+
 /// Ingesters by address; records the address of every request.
-#[derive(Default)]
-pub(super) struct FakeTracesIngesters {
-    pub(super) by_addr: BTreeMap<String, FakeTracesIngester>,
-    pub(super) requests: Mutex<Vec<String>>,
-}
-
-impl FakeTracesIngester {
-    /// Its traces, fragments of one ID merged.
-    fn merged(&self) -> Vec<Trace> {
-        let mut by_id: BTreeMap<TraceId, Vec<Trace>> = BTreeMap::new();
-        for t in &self.traces {
-            by_id.entry(t.id).or_default().push(t.clone());
-        }
-        by_id.into_values().map(merge_traces).collect()
-    }
-}
-
-/// The trace's span time range in ns.
-fn bounds(t: &Trace) -> (u64, u64) {
-    let start = t.spans().map(|s| s.start_time_unix_nano).min();
-    let end = t.spans().map(|s| s.end_time_unix_nano).max();
-    (start.unwrap_or(0), end.unwrap_or(0))
-}
-
-fn in_range(t: &Trace, start_ns: i64, end_ns: i64) -> bool {
-    let (start, end) = bounds(t);
-    (end_ns == 0 || (start as i64) < end_ns) && (start_ns == 0 || end as i64 >= start_ns)
-}
-
-fn search(
-    ingester: &FakeTracesIngester,
-    r: &TracesSearchRequest,
-) -> Result<TracesSearchResponse, Status> {
-    let query = parse(&r.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
-    let eval =
-        TraceqlEvaluator::new(&query).map_err(|e| Status::invalid_argument(e.to_string()))?;
-    let mut response = TracesSearchResponse::default();
-    for trace in ingester.merged() {
-        let (start, end) = bounds(&trace);
-        let duration = end - start;
-        let too_short = r.min_duration_ns > 0 && duration < r.min_duration_ns;
-        let too_long = r.max_duration_ns > 0 && duration > r.max_duration_ns;
-        if !in_range(&trace, r.start_ns, r.end_ns) || too_short || too_long {
-            continue;
-        }
-        response.inspected_traces += 1;
-        if let Some(m) = eval.search(&trace, r.spans_per_span_set as usize) {
-            let m = trace_match_to_proto(&m).map_err(|e| Status::internal(e.to_string()))?;
-            response.traces.push(m);
-        }
-    }
-    response
-        .traces
-        .sort_by_key(|m| Reverse(m.start_time_unix_nano));
-    if r.limit > 0 {
-        response.traces.truncate(r.limit as usize);
-    }
-    Ok(response)
-}
-
-fn tags(
-    ingester: &FakeTracesIngester,
-    r: &TracesSearchTagsRequest,
-) -> Result<TracesSearchTagsResponse, Status> {
-    let scopes = TraceTagScope::parse_filter(&r.scope)
-        .map_err(|e| Status::invalid_argument(e.to_string()))?;
-    let mut names = TraceTagNames::new(scopes, r.limit as usize);
-    for trace in ingester
-        .merged()
-        .iter()
-        .filter(|t| in_range(t, r.start_ns, r.end_ns))
-    {
-        names.add_trace(trace);
-    }
-    Ok(TracesSearchTagsResponse {
-        scopes: names
-            .scopes()
-            .into_iter()
-            .map(|(scope, tags)| WireTagScope {
-                name: scope.as_str().to_owned(),
-                tags,
-            })
-            .collect(),
-    })
-}
-
-fn tag_values(
-    ingester: &FakeTracesIngester,
-    r: &TracesSearchTagValuesRequest,
-) -> Result<TracesSearchTagValuesResponse, Status> {
-    let tag = TraceTag::parse(&r.tag).map_err(|e| Status::invalid_argument(e.to_string()))?;
-    let query = parse(&r.query).ok();
-    let eval = query.as_ref().and_then(|q| TraceqlEvaluator::new(q).ok());
-    let mut values = TraceTagValues::new(r.limit as usize);
-    for trace in ingester
-        .merged()
-        .iter()
-        .filter(|t| in_range(t, r.start_ns, r.end_ns))
-    {
-        values.add_trace(trace, &tag, eval.as_ref());
-    }
-    Ok(TracesSearchTagValuesResponse {
-        values: values
-            .into_vec()
-            .into_iter()
-            .map(|v| WireTagValue {
-                r#type: v.value_type.to_owned(),
-                value: v.value,
-            })
-            .collect(),
-    })
-}
+pub(super) type FakeTracesIngesters = FakeIngesterPool<FakeTracesIngester>;
 
 impl FakeTracesIngesters {
-    /// Runs `f` on the ingester at `addr`, or fails like an unreachable one.
-    fn answer<T, F>(&self, addr: &str, f: F) -> BoxFuture<'static, Result<T, Status>>
+    /// Runs `f` over the fragments of the ingester at `addr` held as `tenant`'s, or fails
+    /// like a down one.
+    fn answer<T, F>(&self, addr: &str, tenant: &str, f: F) -> BoxFuture<'static, Result<T, Status>>
     where
-        T: Send + 'static,
-        F: FnOnce(&FakeTracesIngester) -> Result<T, Status>,
+        F: FnOnce(MemTracesSource, TenantId) -> BoxFuture<'static, Result<T, Status>>,
     {
-        self.requests.lock().push(addr.to_string());
-        let result = match self.by_addr.get(addr) {
-            Some(ingester) if !ingester.fail => f(ingester),
-            Some(_) => Err(Status::unavailable("injected failure")),
-            None => Err(Status::unavailable("no such ingester")),
-        };
-        Box::pin(async move { result })
+        let held = self.reach(addr).and_then(|ingester| {
+            let tenant =
+                TenantId::parse(tenant).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let source = MemTracesSource::new();
+            for t in &ingester.traces {
+                source.push(tenant.as_str(), t.clone());
+            }
+            Ok((source, tenant))
+        });
+        match held {
+            Ok((source, tenant)) => f(source, tenant),
+            Err(status) => Box::pin(async { Err(status) }),
+        }
+    }
+}
+
+fn status(e: QuerierError) -> Status {
+    match e {
+        QuerierError::BadRequest(message) => Status::invalid_argument(message),
+        other => Status::internal(other.to_string()),
     }
 }
 
 impl TracesIngesterQueryClients for FakeTracesIngesters {
+    /// The whole range: an ingester's head ignores it.
     fn find_trace_by_id(
         &self,
         addr: &str,
         r: TraceByIdRequest,
     ) -> BoxFuture<'static, Result<TraceByIdResponse, Status>> {
-        self.answer(addr, |ingester| {
-            let id = TraceId::from_bytes(&r.trace_id)
-                .ok_or_else(|| Status::invalid_argument("bad trace ID"))?;
-            let found = ingester.merged().into_iter().find(|t| t.id == id);
-            Ok(TraceByIdResponse {
-                trace: found.map(|t| encode_trace(&t)).unwrap_or_default(),
+        self.answer(addr, &r.tenant, move |data, tenant| {
+            Box::pin(async move {
+                let id = TraceId::from_bytes(&r.trace_id)
+                    .ok_or_else(|| Status::invalid_argument("bad trace ID"))?;
+                let found = data.trace_by_id(&tenant, id, 0, 0).await.map_err(status)?;
+                Ok(TraceByIdResponse {
+                    trace: found.map(|t| encode_trace(&t)).unwrap_or_default(),
+                })
             })
         })
     }
@@ -186,7 +98,30 @@ impl TracesIngesterQueryClients for FakeTracesIngesters {
         addr: &str,
         r: TracesSearchRequest,
     ) -> BoxFuture<'static, Result<TracesSearchResponse, Status>> {
-        self.answer(addr, |ingester| search(ingester, &r))
+        self.answer(addr, &r.tenant, move |data, tenant| {
+            Box::pin(async move {
+                let params = TracesSearchParams {
+                    query: r.query,
+                    start_ns: r.start_ns,
+                    end_ns: r.end_ns,
+                    limit: r.limit,
+                    spans_per_span_set: r.spans_per_span_set,
+                    min_duration_ns: r.min_duration_ns,
+                    max_duration_ns: r.max_duration_ns,
+                };
+                let outcome = data.search(&tenant, params).await.map_err(status)?;
+                let traces = outcome
+                    .traces
+                    .iter()
+                    .map(|m| trace_match_to_proto(m).map_err(|e| Status::internal(e.to_string())))
+                    .collect::<Result<_, _>>()?;
+                Ok(TracesSearchResponse {
+                    traces,
+                    inspected_traces: outcome.inspected_traces,
+                    inspected_bytes: outcome.inspected_bytes,
+                })
+            })
+        })
     }
 
     fn search_tags(
@@ -194,7 +129,22 @@ impl TracesIngesterQueryClients for FakeTracesIngesters {
         addr: &str,
         r: TracesSearchTagsRequest,
     ) -> BoxFuture<'static, Result<TracesSearchTagsResponse, Status>> {
-        self.answer(addr, |ingester| tags(ingester, &r))
+        self.answer(addr, &r.tenant, move |data, tenant| {
+            Box::pin(async move {
+                let scopes = data
+                    .tag_names(&tenant, &r.scope, r.start_ns, r.end_ns, r.limit)
+                    .await
+                    .map_err(status)?;
+                let scopes = scopes
+                    .into_iter()
+                    .map(|s| WireTagScope {
+                        name: s.name,
+                        tags: s.tags,
+                    })
+                    .collect();
+                Ok(TracesSearchTagsResponse { scopes })
+            })
+        })
     }
 
     fn search_tag_values(
@@ -202,31 +152,75 @@ impl TracesIngesterQueryClients for FakeTracesIngesters {
         addr: &str,
         r: TracesSearchTagValuesRequest,
     ) -> BoxFuture<'static, Result<TracesSearchTagValuesResponse, Status>> {
-        self.answer(addr, |ingester| tag_values(ingester, &r))
+        self.answer(addr, &r.tenant, move |data, tenant| {
+            Box::pin(async move {
+                let values = data
+                    .tag_values(&tenant, &r.tag, &r.query, r.start_ns, r.end_ns, r.limit)
+                    .await
+                    .map_err(status)?;
+                let values = values
+                    .into_iter()
+                    .map(|v| WireTagValue {
+                        r#type: v.value_type,
+                        value: v.value,
+                    })
+                    .collect();
+                Ok(TracesSearchTagValuesResponse { values })
+            })
+        })
     }
 }
 
 /// A ring with RF 3 of ACTIVE instances `(id, heartbeat ms)` at `<id>:9095`.
-pub(super) fn ring(instances: &[(&str, i64)]) -> Arc<TokenRing> {
-    let mut desc = RingDesc::default();
-    for (i, (id, heartbeat_ms)) in instances.iter().enumerate() {
-        let instance = InstanceDesc {
-            id: id.to_string(),
-            addr: format!("{id}:9095"),
-            zone: String::new(),
-            state: InstanceState::Active,
-            tokens: vec![(i as u32 + 1) << 24],
-            heartbeat_ms: *heartbeat_ms,
-            registered_ms: 0,
-        };
-        desc.instances.insert(id.to_string(), instance);
+fn ring(instances: &[(&str, i64)]) -> Arc<TokenRing> {
+    let addrs: Vec<String> = instances
+        .iter()
+        .map(|(id, _)| format!("{id}:9095"))
+        .collect();
+    let instances: Vec<(&str, &str, InstanceState, i64)> = instances
+        .iter()
+        .zip(&addrs)
+        .map(|(&(id, heartbeat_ms), addr)| (id, addr.as_str(), InstanceState::Active, heartbeat_ms))
+        .collect();
+    fake_ring(&instances, 1 << 24)
+}
+
+/// Heartbeats and the querier's clock, in ms.
+pub(super) const NOW_MS: i64 = 1_700_000_100_000;
+
+pub(super) fn tenant() -> TenantId {
+    TenantId::parse("team-a").unwrap()
+}
+
+/// A querier over `fakes` at `a:9095`, `b:9095` and `c:9095`, heartbeating at [`NOW_MS`],
+/// reading also the blocks in `blocks` when given.
+pub(super) fn querier_over(
+    fakes: FakeTracesIngesters,
+    blocks: Option<(Arc<dyn ObjectStore>, &QuerierConfig)>,
+) -> TracesQuerier {
+    let ring = ring(&[("a", NOW_MS), ("b", NOW_MS), ("c", NOW_MS)]);
+    let mut registry = Registry::default();
+    let querier = TracesQuerier::new(
+        Arc::new(move || Arc::clone(&ring)),
+        Arc::new(fakes),
+        &mut registry,
+    )
+    .with_clock(Arc::new(|| NOW_MS));
+    match blocks {
+        Some((store, config)) => querier.with_blocks(config, store, &mut registry),
+        None => querier,
     }
-    let config = ReplicationConfig {
-        replication_factor: 3,
-        zone_awareness_enabled: false,
-        heartbeat_timeout: Duration::from_secs(60),
-    };
-    Arc::new(TokenRing::new(&desc, config))
+}
+
+/// `string` tag values.
+pub(super) fn strings(values: &[&str]) -> Vec<TracesTagValue> {
+    values
+        .iter()
+        .map(|v| TracesTagValue {
+            value_type: "string".into(),
+            value: v.to_string(),
+        })
+        .collect()
 }
 
 /// 2023-11-14T22:13:20Z in ns: the start of every test trace.

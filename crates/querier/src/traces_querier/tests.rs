@@ -1,23 +1,13 @@
 //! The traces querier over in-memory ingesters: fragments and replicas of a trace come back
 //! whole with each span once, search results once per trace, tags as unions.
 
-use std::sync::Arc;
-
-use prometheus_client::registry::Registry;
-use sextant_model::TenantId;
-
 use super::fakes::{
-    fragment, ring, span_ids, trace_id, FakeTracesIngester, FakeTracesIngesters, MS, T0,
+    fragment, querier_over, span_ids, strings, tenant, trace_id, FakeTracesIngester,
+    FakeTracesIngesters, MS, T0,
 };
 use super::TracesQuerier;
 use crate::source::QuerierError;
-use crate::traces_source::{TracesSearchParams, TracesSource, TracesTagScope, TracesTagValue};
-
-const NOW_MS: i64 = 1_700_000_100_000;
-
-fn tenant() -> TenantId {
-    TenantId::parse("team-a").unwrap()
-}
+use crate::traces_source::{TracesSearchParams, TracesSource, TracesTagScope};
 
 /// Trace 1 (root `GET /` of api at 0 ms, `db` of db at 10 ms, `cache` of api at 50 ms) is
 /// spread over the three ingesters; trace 2 (web at 1 s) is on all three, trace 3 (api at
@@ -54,14 +44,7 @@ fn ingesters(failing: &[&str]) -> FakeTracesIngesters {
 }
 
 fn querier(failing: &[&str]) -> TracesQuerier {
-    let ring = ring(&[("a", NOW_MS), ("b", NOW_MS), ("c", NOW_MS)]);
-    let mut registry = Registry::default();
-    TracesQuerier::new(
-        Arc::new(move || Arc::clone(&ring)),
-        Arc::new(ingesters(failing)),
-        &mut registry,
-    )
-    .with_clock(Arc::new(|| NOW_MS))
+    querier_over(ingesters(failing), None)
 }
 
 #[tokio::test]
@@ -243,15 +226,6 @@ async fn tag_names_are_unions_per_scope() {
 #[tokio::test]
 async fn tag_values_are_sorted_unions() {
     let q = querier(&[]);
-    let strings = |values: &[&str]| -> Vec<TracesTagValue> {
-        values
-            .iter()
-            .map(|v| TracesTagValue {
-                value_type: "string".into(),
-                value: v.to_string(),
-            })
-            .collect()
-    };
     let cases = vec![
         (
             "resource.service.name",

@@ -6,50 +6,29 @@ mod grafana;
 mod params;
 mod remote_read;
 
+#[path = "../common/reply.rs"]
+mod reply;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::Router;
-use http::{header, HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, Request, StatusCode};
 use sextant_kit::tenant::TenantResolver;
 use sextant_metrics::promql::histogram::Span;
 use sextant_metrics::promql::{Engine, FloatHistogram};
 use sextant_model::Labels;
 use sextant_querier::api::{prometheus_api_router, ApiState, PrometheusApiConfig};
 use sextant_querier::MetadataEntry;
-use tower::ServiceExt;
+
+pub use reply::{send, Reply};
 
 use fake::FakeSource;
 
 /// The tenant the test data belongs to.
 pub const TENANT: &str = "team-a";
 
-/// A response: status, headers, body.
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
-}
-
 impl Reply {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// `data` of a successful envelope.
-    pub fn data(&self) -> serde_json::Value {
-        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
-        let json = self.json();
-        assert_eq!(json["status"], "success", "{}", self.text());
-        json["data"].clone()
-    }
-
     /// `(errorType, error)` of an error envelope with the given status.
     pub fn error(&self, status: StatusCode) -> (String, String) {
         assert_eq!(self.status, status, "{}", self.text());
@@ -60,24 +39,6 @@ impl Reply {
             json["errorType"].as_str().unwrap_or_default().to_string(),
             json["error"].as_str().unwrap_or_default().to_string(),
         )
-    }
-}
-
-/// Sends a request through a fresh copy of the router.
-pub async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
     }
 }
 
