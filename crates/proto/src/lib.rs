@@ -5,6 +5,7 @@
 //! - [`write_v2`]: remote write 2.0 (`io.prometheus.write.v2.Request`).
 //! - [`ingester`]: the internal metrics ingester service (push and query).
 //! - [`loki`]: Loki's push API (`logproto.PushRequest`), as Promtail and Alloy send it.
+//! - [`tempopb`]: Tempo's streaming query API (`tempopb.StreamingQuerier`), as Grafana calls it.
 //! - [`otlp`]: OpenTelemetry's OTLP messages (from `opentelemetry-proto`, with OTLP/JSON serde).
 
 #![allow(clippy::all, missing_docs, rust_2018_idioms)]
@@ -32,6 +33,11 @@ pub mod logproto {
     include!(concat!(env!("OUT_DIR"), "/logproto.rs"));
 }
 pub use logproto as loki;
+
+/// Tempo's streaming query API; span attributes are [`otlp`]'s `KeyValue`.
+pub mod tempopb {
+    include!(concat!(env!("OUT_DIR"), "/tempopb.rs"));
+}
 
 pub use opentelemetry_proto::tonic as otlp;
 

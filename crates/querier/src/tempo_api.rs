@@ -8,6 +8,8 @@
 //! - [`tags`]: `/api/search/tags`, `/api/v2/search/tags` (scoped, with Tempo's intrinsics),
 //!   `/api/search/tag/<t>/values`, `/api/v2/search/tag/<t>/values` (typed, `q` filter).
 //! - [`params`]: Tempo's parameters (trace IDs, Unix seconds, Go durations, limits).
+//! - [`streaming`]: the same search and tags over gRPC (`tempopb.StreamingQuerier`, Grafana's
+//!   streaming mode), routes to merge into the HTTP router ([`tempo_streaming_router`]).
 //! - [`mem_source`]: [`MemTracesSource`], traces in memory that really evaluate TraceQL.
 //! - Here: the router, `/api/echo`, `/api/status/buildinfo`, the tenant, errors, and a 400 for
 //!   TraceQL metrics (`/api/metrics/query_range`, `/api/metrics/query`), not supported.
@@ -38,12 +40,14 @@ pub mod legacy;
 pub mod mem_source;
 pub mod params;
 pub mod search;
+pub mod streaming;
 pub mod tags;
 #[cfg(test)]
 mod tests;
 pub mod trace_by_id;
 
 pub use mem_source::MemTracesSource;
+pub use streaming::tempo_streaming_router;
 
 /// Tempo's answer when no span of the trace is held.
 pub const TRACE_NOT_FOUND: &str = "trace not found";

@@ -9,6 +9,7 @@ use sextant_ingester::{
 };
 use sextant_kit::service::Service;
 use sextant_model::Signal;
+use sextant_querier::tempo_api::tempo_streaming_router;
 use sextant_querier::{tempo_api_router, TempoApiState, TracesQuerier};
 
 use super::{init_error, init_ring, Context, InitError};
@@ -99,6 +100,9 @@ pub(super) fn init_querier_traces(
     )
     .with_blocks(&ctx.config.querier, store, &mut ctx.registry);
     let state = TempoApiState::new(Arc::new(querier), ctx.tenants());
-    ctx.http_routes.push(tempo_api_router(state));
+    ctx.http_routes.push(tempo_api_router(state.clone()));
+    // Tempo's streaming gRPC search (Grafana's streaming option) on the HTTP port, as Tempo's
+    // `stream_over_http_enabled`
+    ctx.http_routes.push(tempo_streaming_router(state));
     Ok(None)
 }
