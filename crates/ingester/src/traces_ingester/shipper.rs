@@ -337,8 +337,8 @@ fn write_block(
     source_ingester: String,
 ) -> Result<EncodedTracesBlock, TracesBlockError> {
     let mut writer = TracesBlockWriter::new(options);
-    for trace in &cut.traces {
-        writer.add_trace(trace)?;
+    for trace in cut.traces() {
+        writer.add_trace(&trace)?;
     }
     writer.finish(block_id, source_ingester)
 }

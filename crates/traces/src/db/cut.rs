@@ -3,21 +3,40 @@
 
 use std::time::Duration;
 
+use super::state::Held;
 use super::{duration_ms, TracesDbError, TracesTenantDb};
-use crate::model::Trace;
+use crate::model::{Trace, TraceId};
 use crate::wal;
 
 /// Completed traces to put in a block. They stay queryable in memory until
 /// [`TracesTenantDb::release`] of `seq`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TracesCut {
     pub seq: u64,
-    /// Sorted by ID; each trace's fragments merged, each span once.
-    pub traces: Vec<Trace>,
+    /// Sorted by ID: each trace's fragments, still encoded.
+    held: Vec<(TraceId, Held)>,
     /// Earliest span start and latest span end, ns.
     pub min_start_ns: i64,
     pub max_end_ns: i64,
+    /// Spans held, before deduplication by span ID.
     pub spans: u64,
+}
+
+impl TracesCut {
+    /// How many traces.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The traces sorted by ID, each decoded with its fragments merged (each span once) as
+    /// the iterator reaches it: a block writer never holds a whole cut decoded.
+    pub fn traces(&self) -> impl Iterator<Item = Trace> + '_ {
+        self.held.iter().map(|(id, held)| held.decode(*id))
+    }
 }
 
 /// What a release dropped.
@@ -41,7 +60,8 @@ impl TracesTenantDb {
     /// The completed traces to put in a block, when due: the oldest was completed at least
     /// `max_block_age` ago, or they hold at least `max_block_bytes` (0: no size trigger), or
     /// `force` (flush, shutdown). `None` when nothing is completed or not due. Decoding and
-    /// merging happen on the caller's thread, outside the locks.
+    /// merging happen on the caller's thread, outside the locks, one trace at a time as
+    /// [`TracesCut::traces`] is iterated.
     pub fn cut_block(
         &self,
         now_ms: i64,
@@ -61,31 +81,24 @@ impl TracesTenantDb {
             }
             state.cut()
         };
-        let mut traces: Vec<Trace> = held.iter().map(|(id, h)| h.decode(*id)).collect();
-        traces.sort_unstable_by_key(|t| t.id);
-        let spans = traces.iter().map(|t| t.spans());
-        let (mut min_start_ns, mut max_end_ns, mut count) = (i64::MAX, i64::MIN, 0u64);
-        for span in spans.flatten() {
-            count += 1;
-            min_start_ns =
-                min_start_ns.min(i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX));
-            max_end_ns = max_end_ns.max(i64::try_from(span.end_time_unix_nano).unwrap_or(i64::MAX));
+        let mut held = held;
+        held.sort_unstable_by_key(|(id, _)| *id);
+        let (mut min_start_ns, mut max_end_ns, mut spans) = (i64::MAX, i64::MIN, 0u64);
+        for (_, h) in &held {
+            spans += h.spans;
+            min_start_ns = min_start_ns.min(h.start_ns);
+            max_end_ns = max_end_ns.max(h.end_ns);
         }
-        if count == 0 {
+        if held.is_empty() {
             (min_start_ns, max_end_ns) = (0, 0);
         }
-        tracing::debug!(
-            seq,
-            traces = traces.len(),
-            spans = count,
-            "traces block cut"
-        );
+        tracing::debug!(seq, traces = held.len(), spans, "traces block cut");
         Some(TracesCut {
             seq,
-            traces,
+            held,
             min_start_ns,
             max_end_ns,
-            spans: count,
+            spans,
         })
     }
 

@@ -190,7 +190,7 @@ fn measure_append_find_and_search() {
     let released = db.release(cut.seq).unwrap();
     eprintln!(
         "cut_block of {} traces: {cut_time:?}; release ({} segments deleted): {:?}",
-        cut.traces.len(),
+        cut.len(),
         released.segments_deleted,
         start.elapsed()
     );

@@ -91,9 +91,10 @@ fn find_merges_fragments_across_places_and_dedups_spans() {
     assert_eq!(span_ids(&db.find(&tid(1)).unwrap()), vec![1, 2, 3, 4]);
     // the cut holds the completed part, which stays findable until released
     let cut = db.cut_block(60_000, Duration::ZERO, 0, true).unwrap();
-    assert_eq!(cut.traces.len(), 1);
-    assert_eq!(span_ids(&cut.traces[0]), vec![1, 2, 3]);
-    assert_eq!(cut.spans, 3);
+    assert_eq!(cut.len(), 1);
+    assert_eq!(span_ids(&cut.traces().next().unwrap()), vec![1, 2, 3]);
+    // spans held, counted before deduplication (the block's meta counts them once)
+    assert_eq!(cut.spans, 4);
     assert_eq!(span_ids(&db.find(&tid(1)).unwrap()), vec![1, 2, 3, 4]);
     let released = db.release(cut.seq).unwrap();
     assert_eq!((released.traces, released.spans), (1, 4));
@@ -260,9 +261,8 @@ fn cut_block_is_due_by_age_size_or_force() {
     for (now, max_bytes, force, due) in cases {
         let dir = tempfile::tempdir().unwrap();
         let db = open(config(dir.path()));
-        assert_eq!(
-            db.cut_block(now, age, max_bytes, true),
-            None,
+        assert!(
+            db.cut_block(now, age, max_bytes, true).is_none(),
             "nothing completed"
         );
         db.append(&[frag(1, &[1])], NO_LIMITS, -20_000).unwrap();
@@ -274,10 +274,13 @@ fn cut_block_is_due_by_age_size_or_force() {
             "now {now}, max bytes {max_bytes}, force {force}"
         );
         if let Some(cut) = cut {
-            assert_eq!((cut.traces.len(), db.completed_traces()), (1, 0));
+            assert_eq!((cut.len(), db.completed_traces()), (1, 0));
             assert_eq!(cut.min_start_ns, BASE_NS as i64);
             assert_eq!(cut.max_end_ns, BASE_NS as i64 + 100_000_000);
-            assert_eq!(db.cut_block(now, age, max_bytes, true), None, "cut twice");
+            assert!(
+                db.cut_block(now, age, max_bytes, true).is_none(),
+                "cut twice"
+            );
         }
     }
 }
@@ -306,7 +309,7 @@ fn release_deletes_only_segments_nothing_needs() {
     assert_eq!(segments(dir.path()), vec![1, 2, 3, 4]);
     assert_eq!(db.cut_idle(25_000), 1, "A only");
     let cut = db.cut_block(25_000, Duration::ZERO, 0, true).unwrap();
-    assert_eq!(cut.traces[0].id, tid(1));
+    assert_eq!(cut.traces().next().unwrap().id, tid(1));
     let stats = db.release(cut.seq).unwrap();
     assert_eq!(
         (stats.traces, stats.segments_deleted),
@@ -318,7 +321,7 @@ fn release_deletes_only_segments_nothing_needs() {
     assert_eq!(db.cut_idle(40_000), 2);
     let cut = db.cut_block(40_000, Duration::ZERO, 0, true).unwrap();
     assert_eq!(
-        cut.traces.iter().map(|t| t.id).collect::<Vec<_>>(),
+        cut.traces().map(|t| t.id).collect::<Vec<_>>(),
         vec![tid(2), tid(3)]
     );
     let stats = db.release(cut.seq).unwrap();
@@ -612,7 +615,7 @@ fn concurrent_appends_cuts_and_reads_keep_every_acknowledged_trace() {
             for _ in 0..20 {
                 db.cut_idle(i64::MAX);
                 if let Some(cut) = db.cut_block(0, Duration::ZERO, 0, true) {
-                    assert!(cut.traces.iter().all(|t| t.span_count() <= 2));
+                    assert!(cut.traces().all(|t| t.span_count() <= 2));
                 }
                 db.release(u64::MAX).unwrap(); // unknown cut: frees nothing needed
             }
