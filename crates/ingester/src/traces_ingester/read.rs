@@ -61,6 +61,7 @@ impl TracesIngester {
             max_duration_ns: request.max_duration_ns,
             limit: request.limit as usize,
             spans_per_span_set: request.spans_per_span_set as usize,
+            required_strings: TracesDbSearch::required_strings_of(&query),
         };
         let result = blocking("search", move || {
             TraceqlEvaluator::new(&query).map(|eval| db.search(&eval, &params))

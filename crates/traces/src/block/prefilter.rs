@@ -130,6 +130,31 @@ impl TracesPrefilter {
         TracesPrefilter { conditions }
     }
 
+    /// Strings every matching trace holds verbatim in its OTLP protobuf encoding (strings
+    /// are stored as their UTF-8 bytes): the names of the attributes compared (a missing
+    /// attribute fails every comparison) and the string literals compared with `=` to a span
+    /// name, a root name, a service name or an attribute. A reader of traces held encoded
+    /// skips, without decoding, a trace lacking one of them.
+    pub fn required_strings(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for atom in self.conditions.iter().flatten() {
+            if let Field::Attr { name, .. } = &atom.field {
+                out.push(name.as_str());
+            }
+            let string_field = matches!(
+                atom.field,
+                Field::SpanName | Field::RootName | Field::RootService | Field::Attr { .. }
+            );
+            if let (true, Test::Cmp(CmpOp::Eq, Operand::Str(s))) = (string_field, &atom.test) {
+                out.push(s.as_str());
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Whether the prefilter passes every trace.
     pub fn is_empty(&self) -> bool {
         self.conditions.is_empty()

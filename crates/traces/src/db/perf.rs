@@ -162,6 +162,7 @@ fn measure_append_find_and_search() {
             &eval,
             &TracesDbSearch {
                 limit: 20,
+                required_strings: TracesDbSearch::required_strings_of(&query),
                 ..TracesDbSearch::default()
             },
         );

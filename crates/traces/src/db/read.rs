@@ -2,12 +2,16 @@
 //! state lock is held only to clone fragment handles; decoding and evaluation run on the
 //! caller's thread (call these off the async runtime).
 
+use memchr::memmem;
+
 use super::TracesTenantDb;
+use crate::block::TracesPrefilter;
 use crate::model::{Trace, TraceId};
 use crate::tags::{
     TraceTag, TraceTagError, TraceTagNames, TraceTagScope, TraceTagValue, TraceTagValues,
 };
 use crate::traceql::eval::{TraceqlEvaluator, TraceqlTraceMatch};
+use crate::traceql::TraceqlQuery;
 
 /// A search over the traces held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +26,20 @@ pub struct TracesDbSearch {
     pub limit: usize,
     /// Spans shown per spanset (0: all).
     pub spans_per_span_set: usize,
+    /// Strings a trace must hold verbatim in its encoding to be decoded and evaluated
+    /// ([`crate::block::TracesPrefilter::required_strings`] of the query); empty: none.
+    pub required_strings: Vec<String>,
+}
+
+impl TracesDbSearch {
+    /// The strings every trace matching `query` holds verbatim (for `required_strings`).
+    pub fn required_strings_of(query: &TraceqlQuery) -> Vec<String> {
+        TracesPrefilter::from_query(query)
+            .required_strings()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// What a search found.
@@ -58,10 +76,20 @@ impl TracesTenantDb {
         candidates.sort_unstable_by(|(a_id, a), (b_id, b)| {
             b.start_ns.cmp(&a.start_ns).then(a_id.cmp(b_id))
         });
+        let required: Vec<memmem::Finder<'_>> = params
+            .required_strings
+            .iter()
+            .map(|s| memmem::Finder::new(s.as_bytes()))
+            .collect();
         let mut result = TracesDbSearchResult::default();
         for (id, held) in candidates {
             if params.limit != 0 && result.traces.len() >= params.limit {
                 break;
+            }
+            let holds =
+                |f: &memmem::Finder<'_>| held.fragments.iter().any(|bytes| f.find(bytes).is_some());
+            if !required.iter().all(holds) {
+                continue;
             }
             result.inspected_traces += 1;
             result.inspected_bytes += held.bytes;

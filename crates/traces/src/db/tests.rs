@@ -513,6 +513,7 @@ fn search_honours_query_time_range_duration_bounds_and_limit() {
             max_duration_ns,
             limit,
             spans_per_span_set: 3,
+            required_strings: TracesDbSearch::required_strings_of(&query),
         };
         let result = db.search(&eval, &params);
         let got: Vec<&str> = result.traces.iter().map(|m| m.trace_id.as_str()).collect();

@@ -342,6 +342,37 @@ proptest! {
             let matches = evaluator_matches(&traces, query);
             let found = candidates(&columns, query);
             prop_assert!(matches.is_subset(&found), "{}: {:?} not in {:?}", query, matches, found);
+            // the strings a matching trace must hold are in its protobuf encoding
+            let required = TracesPrefilter::from_query(&parse(query).unwrap());
+            for t in traces.iter().filter(|t| matches.contains(&t.id)) {
+                let encoded = crate::search::encode_trace(t);
+                for s in required.required_strings() {
+                    prop_assert!(
+                        memchr::memmem::find(&encoded, s.as_bytes()).is_some(),
+                        "{}: {:?} not in the encoding of a match", query, s
+                    );
+                }
+            }
         }
+    }
+}
+
+#[test]
+fn required_strings_of_queries() {
+    let cases: &[(&str, &[&str])] = &[
+        (r#"{ .a = "x" }"#, &["a", "x"]),
+        (r#"{ span.a = "x" && resource.a = "y" }"#, &["a", "x", "y"]),
+        (r#"{ resource.a != "x" }"#, &["a"]),
+        (r#"{ .a > 1 }"#, &["a"]),
+        (r#"{ name = "n1" && status = error }"#, &["n1"]),
+        (r#"{ rootServiceName = "s1" } >> { span.db = "redis" }"#, &[]),
+        (r#"{ rootServiceName = "s1" } && { span.db = "redis" }"#, &["db", "redis", "s1"]),
+        (r#"{ .a = "x" || .a = 1 }"#, &[]),
+        (r#"{ .a =~ "x.*" }"#, &["a"]),
+        (r#"{ duration > 1s }"#, &[]),
+    ];
+    for (query, want) in cases {
+        let prefilter = TracesPrefilter::from_query(&parse(query).unwrap());
+        assert_eq!(prefilter.required_strings(), *want, "{query}");
     }
 }
