@@ -13,6 +13,7 @@ use sextant_kit::http::{ops_router, serve, OpsState};
 use sextant_kit::logging::{self, LogFormat};
 use sextant_kit::service::ServiceManager;
 use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RootConfig;
@@ -176,9 +177,10 @@ async fn serve_grpc(
     routes: tonic::service::RoutesBuilder,
     stop: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // the builder's `tcp_nodelay` only applies to listeners tonic binds itself: without it an
+    // answer sent as several HTTP/2 frames waits ~40 ms for the peer's delayed ACK (Nagle)
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await })
         .await
