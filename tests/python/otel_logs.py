@@ -25,61 +25,11 @@ import time
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import (
-    BatchLogRecordProcessor,
-    LogRecordExporter,
-    LogRecordExportResult,
-)
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-
-class CountingExporter(LogRecordExporter):
-    """Delegates to the real exporter and counts what it exported or failed to."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.exported = 0
-        self.failed = 0
-
-    def export(self, batch):
-        result = self.inner.export(batch)
-        if result == LogRecordExportResult.SUCCESS:
-            self.exported += len(batch)
-        else:
-            self.failed += len(batch)
-        return result
-
-    def shutdown(self):
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis=30000):
-        return self.inner.force_flush(timeout_millis)
-
-
-def make_exporter(args):
-    if args.protocol == "http":
-        from opentelemetry.exporter.otlp.proto.http import Compression
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-
-        headers = {"X-Scope-OrgID": args.org_id} if args.org_id else None
-        compression = Compression.Gzip if args.gzip else Compression.NoCompression
-        return OTLPLogExporter(
-            endpoint=args.endpoint, headers=headers, compression=compression, timeout=10
-        )
-    import grpc
-    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-    # gRPC metadata keys are lowercase.
-    headers = {"x-scope-orgid": args.org_id} if args.org_id else None
-    compression = grpc.Compression.Gzip if args.gzip else grpc.Compression.NoCompression
-    return OTLPLogExporter(
-        endpoint=args.endpoint,
-        insecure=True,
-        headers=headers,
-        compression=compression,
-        timeout=10,
-    )
+from otel_export import CountingExporter, make_exporter
 
 
 def hex_id(value, width):
@@ -104,7 +54,7 @@ def main():
             "host.name": "e2e-host",
         }
     )
-    exporter = CountingExporter(make_exporter(args))
+    exporter = CountingExporter(make_exporter("logs", args), LogRecordExportResult.SUCCESS)
     provider = LoggerProvider(resource=resource)
     provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     logger = provider.get_logger("e2e.checkout", version="1.2.3")

@@ -36,64 +36,14 @@ import time
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.trace import SpanKind
+
+from otel_export import CountingExporter, make_exporter
 
 MS = 1_000_000
 SERVICES = ("frontend", "checkout", "payment")
 PAYMENT_METHODS = ("card", "paypal", "voucher")
-
-
-class CountingExporter(SpanExporter):
-    """Delegates to the real exporter and counts what it exported or failed to."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.exported = 0
-        self.failed = 0
-
-    def export(self, spans):
-        result = self.inner.export(spans)
-        if result == SpanExportResult.SUCCESS:
-            self.exported += len(spans)
-        else:
-            self.failed += len(spans)
-        return result
-
-    def shutdown(self):
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis=30000):
-        return self.inner.force_flush(timeout_millis)
-
-
-def make_exporter(args):
-    if args.protocol == "http":
-        from opentelemetry.exporter.otlp.proto.http import Compression
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        headers = {"X-Scope-OrgID": args.org_id} if args.org_id else None
-        compression = Compression.Gzip if args.gzip else Compression.NoCompression
-        return OTLPSpanExporter(
-            endpoint=args.endpoint, headers=headers, compression=compression, timeout=10
-        )
-    import grpc
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-    # gRPC metadata keys are lowercase.
-    headers = {"x-scope-orgid": args.org_id} if args.org_id else None
-    compression = grpc.Compression.Gzip if args.gzip else grpc.Compression.NoCompression
-    return OTLPSpanExporter(
-        endpoint=args.endpoint,
-        insecure=True,
-        headers=headers,
-        compression=compression,
-        timeout=10,
-    )
 
 
 def render(value):
@@ -196,7 +146,7 @@ def main():
     providers, exporters, tracers = [], [], {}
     for service in SERVICES:
         resource = Resource.create({"service.name": service, "deployment.environment": "e2e"})
-        exporter = CountingExporter(make_exporter(args))
+        exporter = CountingExporter(make_exporter("traces", args), SpanExportResult.SUCCESS)
         provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(exporter))
         providers.append(provider)
