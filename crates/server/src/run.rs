@@ -13,8 +13,8 @@ use sextant_kit::http::{ops_router, serve, OpsState};
 use sextant_kit::logging::{self, LogFormat};
 use sextant_kit::service::ServiceManager;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::RootConfig;
 use crate::modules::{self, Context};

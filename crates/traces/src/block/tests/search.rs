@@ -365,8 +365,14 @@ fn required_strings_of_queries() {
         (r#"{ resource.a != "x" }"#, &["a"]),
         (r#"{ .a > 1 }"#, &["a"]),
         (r#"{ name = "n1" && status = error }"#, &["n1"]),
-        (r#"{ rootServiceName = "s1" } >> { span.db = "redis" }"#, &[]),
-        (r#"{ rootServiceName = "s1" } && { span.db = "redis" }"#, &["db", "redis", "s1"]),
+        (
+            r#"{ rootServiceName = "s1" } >> { span.db = "redis" }"#,
+            &[],
+        ),
+        (
+            r#"{ rootServiceName = "s1" } && { span.db = "redis" }"#,
+            &["db", "redis", "s1"],
+        ),
         (r#"{ .a = "x" || .a = 1 }"#, &[]),
         (r#"{ .a =~ "x.*" }"#, &["a"]),
         (r#"{ duration > 1s }"#, &[]),
