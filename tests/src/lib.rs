@@ -12,6 +12,7 @@
 //! - [`traces`]: OTLP/HTTP trace pushes, the Tempo API (trace by ID, search) read back as
 //!   comparable span records.
 //! - [`prometheus`]: a real Prometheus server and a reader of the Prometheus text format.
+//! - [`python`]: running the Python clients of `tests/python/` with the e2e venv.
 //! - [`promql_compare`]: a dashboard dataset, dashboard queries, and comparing two query APIs.
 //! - [`ports`], [`wait`]: free loopback ports and bounded polling.
 //!
@@ -23,6 +24,7 @@ pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod promql_compare;
+pub mod python;
 pub mod query;
 pub mod remote_write;
 pub mod ring;

@@ -13,14 +13,13 @@
 //! venv `tests/setup-e2e.sh` creates (`target/e2e-venv/bin/python`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use sextant_e2e::cluster::READY_TIMEOUT;
 use sextant_e2e::ring::INGESTER_LOGS_RING;
-use sextant_e2e::{wait_for, ProcessSpec, SextantProcess};
+use sextant_e2e::{python, wait_for, ProcessSpec, SextantProcess};
 
 /// Lines each client sends.
 const LINES: usize = 20;
@@ -31,46 +30,9 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Labels of one returned entry (stream labels and structured metadata), its line.
 type Entry = (BTreeMap<String, String>, String);
 
-fn workspace() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// `$SEXTANT_E2E_PYTHON`, else the venv of `tests/setup-e2e.sh`.
-fn python() -> Result<PathBuf> {
-    let path = std::env::var_os("SEXTANT_E2E_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/e2e-venv/bin/python"));
-    if !path.is_file() {
-        bail!(
-            "no Python for the client tests at {}: run `bash tests/setup-e2e.sh` (it creates \
-             the venv with python-logging-loki and the OpenTelemetry SDK), or set \
-             SEXTANT_E2E_PYTHON to a Python that has them",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
 /// Runs `tests/python/<script>` and returns the JSON objects it printed, one per line sent.
 async fn run_script(script: &str, args: Vec<String>) -> Result<Vec<Value>> {
-    let python = python()?;
-    let path = workspace().join("tests/python").join(script);
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .arg(&path)
-            .args(&args)
-            .output()
-            .with_context(|| format!("run {} {} {args:?}", python.display(), path.display()))
-    })
-    .await??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "{script} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let stdout = python::run_script(script, args).await?;
     let sent = stdout
         .lines()
         .map(serde_json::from_str)

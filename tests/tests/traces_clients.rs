@@ -13,16 +13,15 @@
 //! creates (`target/e2e-venv/bin/python`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use sextant_e2e::cluster::READY_TIMEOUT;
 use sextant_e2e::traces::{
     check_same_spans, group_by_trace, SpanRecord, TempoApi, TempoClient, TempoFormat,
     INGESTER_TRACES_RING,
 };
-use sextant_e2e::{wait_for, ProcessSpec, SextantProcess};
+use sextant_e2e::{python, wait_for, ProcessSpec, SextantProcess};
 
 /// Traces per run of the script, and spans per trace.
 const TRACES: usize = 40;
@@ -31,31 +30,8 @@ const TENANT: &str = "team-traces";
 /// How long the first trace may take to be readable after the export.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn workspace() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// `$SEXTANT_E2E_PYTHON`, else the venv of `tests/setup-e2e.sh`.
-fn python() -> Result<PathBuf> {
-    let path = std::env::var_os("SEXTANT_E2E_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/e2e-venv/bin/python"));
-    if !path.is_file() {
-        bail!(
-            "no Python for the client tests at {}: run `bash tests/setup-e2e.sh` (it creates \
-             the venv with the OpenTelemetry SDK), or set SEXTANT_E2E_PYTHON to a Python \
-             that has it",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
 /// Runs `otel_traces.py` and returns the spans it exported.
 async fn export(protocol: &str, endpoint: &str, gzip: bool) -> Result<Vec<SpanRecord>> {
-    let python = python()?;
-    let script = workspace().join("tests/python/otel_traces.py");
     let mut args: Vec<String> = [
         "--protocol",
         protocol,
@@ -71,21 +47,9 @@ async fn export(protocol: &str, endpoint: &str, gzip: bool) -> Result<Vec<SpanRe
     if gzip {
         args.push("--gzip".into());
     }
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .arg(&script)
-            .args(&args)
-            .output()
-            .with_context(|| format!("run {} {} {args:?}", python.display(), script.display()))
-    })
-    .await??;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    ensure!(
-        output.status.success(),
-        "otel_traces.py over {protocol} failed ({}):\n{stderr}",
-        output.status
-    );
+    let stdout = python::run_script("otel_traces.py", args)
+        .await
+        .with_context(|| format!("otel_traces.py over {protocol}"))?;
     let sent: Vec<SpanRecord> = stdout
         .lines()
         .map(serde_json::from_str)
