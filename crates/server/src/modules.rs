@@ -8,6 +8,7 @@ use axum::Router;
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
 use sextant_distributor::DistributorOtlpGrpcServer;
+use sextant_ingester::{HeadService, RingMembership, WalHeads};
 use sextant_kit::http::Readiness;
 use sextant_kit::overrides::Overrides;
 use sextant_kit::service::{BoxError, Module, ModuleTable, Service, ServiceError};
@@ -86,6 +87,34 @@ impl Context {
     /// Who a request belongs to (`X-Scope-OrgID`, or `anonymous` without multi-tenancy).
     fn tenants(&self) -> TenantResolver {
         TenantResolver::new(self.config.multitenancy_enabled)
+    }
+
+    /// This process's membership of the `ingester-<signal>` ring, for `module`.
+    fn ring_membership(
+        &self,
+        module: &str,
+        signal: Signal,
+    ) -> Result<Arc<dyn RingMembership>, InitError> {
+        let kv = self.gossip_kv(module)?;
+        let ring = self.ingester_ring(module, signal)?;
+        adapters::membership(&self.config, &format!("ingester-{signal}"), kv, ring)
+            .map_err(|e| init_error(module, e))
+    }
+
+    /// A WAL-backed ingester as one service named `module`: its heads (replay, ring, fsync
+    /// timer; ready flag `module`) start first, then its block shipper, which stops before the
+    /// heads leave the ring.
+    fn heads_then_shipper<H: WalHeads>(
+        &mut self,
+        module: &str,
+        heads: Arc<H>,
+        membership: Arc<dyn RingMembership>,
+        fsync_interval: std::time::Duration,
+        shipper: Arc<dyn Service>,
+    ) -> Arc<dyn Service> {
+        let ready = self.readiness.register(module);
+        let lifecycle = Arc::new(HeadService::new(heads, membership, ready, fsync_interval));
+        Arc::new(adapters::Sequence::new(module, vec![lifecycle, shipper]))
     }
 
     /// What `module` needs from `memberlist-kv`.

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 
 use sextant_distributor::LogsDistributor;
-use sextant_ingester::{
-    LogsIngester, LogsIngesterService, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH,
-};
+use sextant_ingester::{LogsIngester, LogsShipper, LogsStreamLimits, LOGS_FLUSH_PATH};
 use sextant_kit::service::Service;
 use sextant_model::Signal;
 use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState};
 
-use super::{init_error, init_ring, Context, InitError, ALIASES};
+use super::{init_ring, Context, InitError, ALIASES};
 use crate::adapters;
 use crate::logs_adapters::GrpcLogsIngesterClients;
 
@@ -25,10 +23,7 @@ pub(super) fn init_ingester_logs_ring(
 }
 
 pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx.gossip_kv("ingester-logs")?;
-    let ring = ctx.ingester_ring("ingester-logs", Signal::Logs)?;
-    let membership = adapters::membership(&ctx.config, "ingester-logs", kv, ring)
-        .map_err(|e| init_error("ingester-logs", e))?;
+    let membership = ctx.ring_membership("ingester-logs", Signal::Logs)?;
     let store = ctx.object_store("ingester-logs")?;
     let overrides = ctx.tenant_overrides("ingester-logs")?;
     let config = ctx.config.ingester.clone();
@@ -65,17 +60,13 @@ pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Ser
         false => &[LOGS_FLUSH_PATH, "/ingester/flush"],
     };
     ctx.http_routes.push(shipper.router(flush_paths));
-    // the shipper starts after the WAL replay and stops before the ingester leaves the ring
-    let lifecycle = Arc::new(LogsIngesterService::new(
+    Ok(Some(ctx.heads_then_shipper(
+        "ingester-logs",
         ingester,
         membership,
-        ctx.readiness.register("ingester-logs"),
         config.logs.wal_fsync_interval,
-    ));
-    Ok(Some(Arc::new(adapters::Sequence::new(
-        "ingester-logs",
-        vec![lifecycle, shipper.service()],
-    ))))
+        shipper.service(),
+    )))
 }
 
 pub(super) fn init_distributor_logs(

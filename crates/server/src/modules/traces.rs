@@ -4,15 +4,13 @@
 use std::sync::Arc;
 
 use sextant_distributor::TracesDistributor;
-use sextant_ingester::{
-    TracesIngester, TracesIngesterLimits, TracesIngesterService, TracesShipper, TRACES_FLUSH_PATH,
-};
+use sextant_ingester::{TracesIngester, TracesIngesterLimits, TracesShipper, TRACES_FLUSH_PATH};
 use sextant_kit::service::Service;
 use sextant_model::Signal;
 use sextant_querier::tempo_api::tempo_streaming_router;
 use sextant_querier::{tempo_api_router, TempoApiState, TracesQuerier};
 
-use super::{init_error, init_ring, Context, InitError};
+use super::{init_ring, Context, InitError};
 use crate::adapters;
 use crate::traces_adapters::GrpcTracesIngesterClients;
 
@@ -28,10 +26,7 @@ pub(super) fn init_ingester_traces_ring(
 pub(super) fn init_ingester_traces(
     ctx: &mut Context,
 ) -> Result<Option<Arc<dyn Service>>, InitError> {
-    let kv = ctx.gossip_kv("ingester-traces")?;
-    let ring = ctx.ingester_ring("ingester-traces", Signal::Traces)?;
-    let membership = adapters::membership(&ctx.config, "ingester-traces", kv, ring)
-        .map_err(|e| init_error("ingester-traces", e))?;
+    let membership = ctx.ring_membership("ingester-traces", Signal::Traces)?;
     let store = ctx.object_store("ingester-traces")?;
     let overrides = ctx.tenant_overrides("ingester-traces")?;
     let config = ctx.config.ingester.clone();
@@ -55,17 +50,13 @@ pub(super) fn init_ingester_traces(
         &mut ctx.registry,
     );
     ctx.http_routes.push(shipper.router(&[TRACES_FLUSH_PATH]));
-    // the shipper starts after the WAL replay and stops before the ingester leaves the ring
-    let lifecycle = Arc::new(TracesIngesterService::new(
+    Ok(Some(ctx.heads_then_shipper(
+        "ingester-traces",
         ingester,
         membership,
-        ctx.readiness.register("ingester-traces"),
         config.traces.wal_fsync_interval,
-    ));
-    Ok(Some(Arc::new(adapters::Sequence::new(
-        "ingester-traces",
-        vec![lifecycle, shipper.service()],
-    ))))
+        shipper.service(),
+    )))
 }
 
 pub(super) fn init_distributor_traces(
