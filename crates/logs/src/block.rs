@@ -6,6 +6,8 @@
 //!   ([`crate::chunk::LogsChunk`]) and writes the index.
 //! - `index`: [`LogsBlockIndex`] parses the index and answers matchers through postings.
 //! - `chunks`: [`read_logs_chunk`] and [`chunk_byte_range`] for the chunks file.
+//! - `merge`: [`merge_logs_blocks`] merges blocks of one tenant (RF replicas, overlapping
+//!   ranges) into one, exact duplicates removed (the compactor's engine function).
 //!
 //! The chunks file is `"SXLK"`, a version byte, then the serialized chunks back to back (each
 //! carries its own header CRC and per-block CRCs).
@@ -29,6 +31,7 @@
 
 mod chunks;
 mod index;
+mod merge;
 mod meta;
 mod writer;
 
@@ -37,6 +40,7 @@ mod tests;
 
 pub use chunks::{chunk_byte_range, read_logs_chunk};
 pub use index::{LogsBlockIndex, LogsIndexToc, LOGS_INDEX_TOC_LEN};
+pub use merge::{merge_logs_blocks, LogsBlockFiles, LogsMergeTarget};
 pub use meta::{
     LogsBlockCompaction, LogsBlockMeta, LogsBlockSource, LogsBlockStats, LOGS_BLOCK_FORMAT_VERSION,
 };

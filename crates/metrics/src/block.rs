@@ -9,6 +9,8 @@
 //!   and, when built with [`BlockWriter::with_chunk_max_samples`], merging each series' float
 //!   chunks into chunks of up to that many samples ([`BLOCK_CHUNK_MAX_SAMPLES`] for cut blocks).
 //! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
+//! - `merge`: [`merge_blocks`] merges blocks of one tenant into one, dropping replica
+//!   duplicates (vertical compaction).
 //! - `chunks`: [`read_chunk`], [`read_histogram_chunk`] and [`chunk_byte_range`] for the
 //!   chunks file.
 //!
@@ -42,6 +44,7 @@
 mod chunks;
 mod encoding;
 mod index;
+mod merge;
 mod meta;
 mod writer;
 
@@ -54,6 +57,7 @@ mod tests;
 
 pub use chunks::{chunk_byte_range, read_chunk, read_histogram_chunk};
 pub use index::{BlockIndex, IndexToc, INDEX_TOC_LEN};
+pub use merge::{merge_blocks, MetricsBlockSourceFiles, MetricsMergeOptions};
 pub use meta::{
     BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION,
     MIN_BLOCK_FORMAT_VERSION,

@@ -12,6 +12,8 @@
 //! - `prefilter`: [`TracesPrefilter`], the conditions every trace matching a TraceQL query
 //!   must meet, checked against the search columns. Candidates are then decoded and evaluated
 //!   with [`crate::traceql::eval::TraceqlEvaluator`]: the prefilter never drops a match.
+//! - `merge`: [`merge_traces_blocks`] merges blocks (RF replicas, overlapping ranges) into
+//!   one, spans deduplicated by span ID, reading one page per source at a time.
 //!
 //! Trace by ID: `bloom` (may the block hold it?), `index` ([`TracesBlockIndex::page_for`]),
 //! then one ranged GET of [`TracesPageRef::range`] in `data`, [`read_page`] and
@@ -51,6 +53,7 @@ mod bloom;
 mod codec;
 mod data;
 mod index;
+mod merge;
 mod meta;
 mod prefilter;
 mod search;
@@ -62,6 +65,7 @@ mod tests;
 pub use bloom::TracesBloom;
 pub use data::{read_page, TracesPage};
 pub use index::{TracesBlockIndex, TracesPageRef};
+pub use merge::{merge_traces_blocks, TracesBlockFiles, TracesMergeTarget};
 pub use meta::{TracesBlockCompaction, TracesBlockMeta, TRACES_BLOCK_FORMAT_VERSION};
 pub use prefilter::TracesPrefilter;
 pub use search::{TracesBlockFilter, TracesCandidate, TracesSearchColumns};
