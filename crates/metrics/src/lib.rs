@@ -20,6 +20,7 @@
 pub mod block;
 pub mod chunk;
 pub mod db;
+pub mod downsample;
 pub mod head;
 pub mod promql;
 pub mod remote_write;

@@ -37,6 +37,10 @@ pub struct TenantLimits {
     pub max_exemplars_per_user: usize,
     /// Most buckets in one native histogram; 0 disables the check.
     pub max_native_histogram_buckets: usize,
+    /// How long the compactor keeps the tenant's metrics blocks (Mimir's
+    /// `compactor_blocks_retention_period`); `0s` keeps them forever.
+    #[serde(with = "duration")]
+    pub compactor_blocks_retention_period: Duration,
     /// The logs limits (Loki's names and defaults), a nested `logs:` block.
     pub logs: TenantLogsLimits,
     /// The traces limits (Tempo's names and defaults), a nested `traces:` block.
@@ -58,6 +62,7 @@ impl Default for TenantLimits {
             max_global_series_per_user: 150_000,
             max_exemplars_per_user: 100_000,
             max_native_histogram_buckets: 0,
+            compactor_blocks_retention_period: Duration::ZERO,
             logs: TenantLogsLimits::default(),
             traces: TenantTracesLimits::default(),
         }
@@ -156,6 +161,26 @@ pub struct TenantLogsLimits {
     /// every scope and log attribute, become structured metadata (Loki 3's `otlp_config`
     /// `index_label` list).
     pub otlp_resource_attributes_as_labels: Vec<String>,
+    /// How long the compactor keeps the tenant's logs (Loki's `retention_period`); `0s` keeps
+    /// them forever.
+    #[serde(with = "duration")]
+    pub retention_period: Duration,
+    /// Per-stream retention (Loki's `retention_stream`): the streams matching a selector are
+    /// kept for its period; of several matching selectors the highest priority wins (then
+    /// the shortest period).
+    pub retention_stream: Vec<StreamRetention>,
+}
+
+/// One entry of `retention_stream`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamRetention {
+    /// A LogQL stream selector, e.g. `{namespace="dev"}`.
+    pub selector: String,
+    #[serde(default)]
+    pub priority: u32,
+    #[serde(with = "duration")]
+    pub period: Duration,
 }
 
 impl Default for TenantLogsLimits {
@@ -178,6 +203,8 @@ impl Default for TenantLogsLimits {
             max_streams_per_user: 0,
             discover_service_name: strings(DEFAULT_DISCOVER_SERVICE_NAME),
             otlp_resource_attributes_as_labels: strings(DEFAULT_OTLP_RESOURCE_ATTRIBUTES_AS_LABELS),
+            retention_period: Duration::ZERO,
+            retention_stream: Vec::new(),
         }
     }
 }
@@ -210,6 +237,10 @@ pub struct TenantTracesLimits {
     /// Most attributes on one resource or instrumentation scope (Sextant's limit); every span
     /// under such a resource or scope is refused. 0 = no limit.
     pub max_attributes_per_resource: usize,
+    /// How long the compactor keeps the tenant's traces blocks (Tempo's `block_retention`);
+    /// `0s` keeps them forever.
+    #[serde(with = "duration")]
+    pub block_retention: Duration,
 }
 
 impl Default for TenantTracesLimits {
@@ -223,6 +254,7 @@ impl Default for TenantTracesLimits {
             max_attribute_bytes: 2048,
             max_attributes_per_span: 128,
             max_attributes_per_resource: 128,
+            block_retention: Duration::ZERO,
         }
     }
 }

@@ -6,6 +6,11 @@
 //! reading only new `meta.json` files; the result depends only on the bucket's content, so
 //! concurrent updaters converge (the last write wins and is as good as any other).
 //! Only the fields every signal's `meta.json` shares are read (see [`BucketBlock`]).
+//!
+//! A block with a `deletion-mark.json` is left out of `blocks` and listed in `deletion_marks`
+//! instead: the compactor marks a block only after the block replacing it is complete, so a
+//! reader of one index never misses data, and it deletes marked blocks after a delay longer
+//! than any reader's cached index.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +21,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use sextant_model::{Signal, TenantId};
 
-use crate::keys::{bucket_index_key, tenant_prefix, BLOCK_META_FILE};
+use crate::keys::{
+    block_object_key, block_prefix, bucket_index_key, tenant_prefix, BLOCK_META_FILE,
+    DELETION_MARK_FILE,
+};
 use crate::StorageError;
 
 /// The format version of `bucket-index.json`.
@@ -26,8 +34,11 @@ pub const BUCKET_INDEX_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketIndex {
     pub version: u32,
-    /// Complete blocks, sorted by min time then id.
+    /// Complete blocks not marked for deletion, sorted by min time then id.
     pub blocks: Vec<BucketBlock>,
+    /// Complete blocks marked for deletion, in id order.
+    #[serde(default)]
+    pub deletion_marks: Vec<BucketDeletionMark>,
     /// When the index was written (Unix ms).
     pub updated_at_ms: i64,
 }
@@ -43,6 +54,17 @@ pub struct BucketBlock {
     pub compaction_level: u32,
     /// The ingester (or compactor) that wrote the block.
     pub source: String,
+    /// The resolution of a downsampled metrics block (ms); 0 for raw data.
+    #[serde(default)]
+    pub resolution_ms: i64,
+}
+
+/// A block marked for deletion (its `deletion-mark.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketDeletionMark {
+    pub block_id: String,
+    /// When the block was marked (Unix ms).
+    pub deletion_time_ms: i64,
 }
 
 /// The shared fields of a block's `meta.json`; everything else in it is ignored. Times are
@@ -63,6 +85,14 @@ struct CommonMeta {
     source_ingester: String,
     #[serde(default)]
     compaction: CommonCompaction,
+    #[serde(default)]
+    downsample: CommonDownsample,
+}
+
+#[derive(Deserialize, Default)]
+struct CommonDownsample {
+    #[serde(default)]
+    resolution_ms: i64,
 }
 
 impl CommonMeta {
@@ -117,16 +147,12 @@ pub async fn update_bucket_index(
     let mut index = write_bucket_index(store, signal, tenant).await?;
     for _ in 0..MAX_INDEX_WRITES {
         let stored: HashSet<String> = match read_bucket_index(store, signal, tenant).await {
-            Ok(index) => index
-                .into_iter()
-                .flat_map(|i| i.blocks)
-                .map(|b| b.block_id)
-                .collect(),
+            Ok(index) => index.iter().flat_map(BucketIndex::block_ids).collect(),
             Err(StorageError::Corrupt(_)) => HashSet::new(),
             Err(e) => return Err(e),
         };
         let listed = complete_blocks(store, signal, tenant).await?;
-        if listed.iter().all(|(id, _)| stored.contains(id)) {
+        if listed.keys().all(|id| stored.contains(id)) {
             return Ok(index);
         }
         tracing::debug!(%tenant, signal = signal.as_str(), "bucket index overwritten by an older one, writing it again");
@@ -144,30 +170,45 @@ async fn write_bucket_index(
     signal: Signal,
     tenant: &TenantId,
 ) -> Result<BucketIndex, StorageError> {
-    let known: HashMap<String, BucketBlock> = match read_bucket_index(store, signal, tenant).await {
-        Ok(index) => index
-            .into_iter()
-            .flat_map(|i| i.blocks)
-            .map(|b| (b.block_id.clone(), b))
-            .collect(),
+    let previous = match read_bucket_index(store, signal, tenant).await {
+        Ok(index) => index.unwrap_or_default(),
         // a corrupt index is rebuilt from scratch
         Err(StorageError::Corrupt(reason)) => {
             tracing::warn!(%tenant, signal = signal.as_str(), reason, "rebuilding corrupt bucket index");
-            HashMap::new()
+            BucketIndex::default()
         }
         Err(e) => return Err(e),
     };
+    let known: HashMap<&str, &BucketBlock> = previous
+        .blocks
+        .iter()
+        .map(|b| (b.block_id.as_str(), b))
+        .collect();
+    let known_marks: HashMap<&str, &BucketDeletionMark> = previous
+        .deletion_marks
+        .iter()
+        .map(|m| (m.block_id.as_str(), m))
+        .collect();
     let mut blocks = Vec::new();
-    for (id, meta_key) in complete_blocks(store, signal, tenant).await? {
-        match known.get(&id) {
-            Some(block) => blocks.push(block.clone()),
-            None => blocks.extend(read_block_meta(store, &meta_key, &id).await?),
+    let mut deletion_marks = Vec::new();
+    for (id, files) in complete_blocks(store, signal, tenant).await? {
+        if let Some(mark_key) = &files.deletion_mark {
+            match known_marks.get(id.as_str()) {
+                Some(mark) => deletion_marks.push((*mark).clone()),
+                None => deletion_marks.extend(read_deletion_mark(store, mark_key, &id).await?),
+            }
+            continue;
+        }
+        match known.get(id.as_str()) {
+            Some(block) => blocks.push((*block).clone()),
+            None => blocks.extend(read_block_meta(store, &files.meta, &id).await?),
         }
     }
-    blocks.sort_by(|a, b| (a.min_time_ms, &a.block_id).cmp(&(b.min_time_ms, &b.block_id)));
+    sort_blocks(&mut blocks);
     let index = BucketIndex {
         version: BUCKET_INDEX_VERSION,
         blocks,
+        deletion_marks,
         updated_at_ms: now_ms(),
     };
     let json = serde_json::to_vec(&index).map_err(|e| StorageError::Corrupt(e.to_string()))?;
@@ -187,11 +228,148 @@ pub async fn list_blocks(
         return Ok(index.blocks);
     }
     let mut blocks = Vec::new();
-    for (id, meta_key) in complete_blocks(store, signal, tenant).await? {
-        blocks.extend(read_block_meta(store, &meta_key, &id).await?);
+    for (id, files) in complete_blocks(store, signal, tenant).await? {
+        if files.deletion_mark.is_none() {
+            blocks.extend(read_block_meta(store, &files.meta, &id).await?);
+        }
     }
-    blocks.sort_by(|a, b| (a.min_time_ms, &a.block_id).cmp(&(b.min_time_ms, &b.block_id)));
+    sort_blocks(&mut blocks);
     Ok(blocks)
+}
+
+fn sort_blocks(blocks: &mut [BucketBlock]) {
+    blocks.sort_by(|a, b| (a.min_time_ms, &a.block_id).cmp(&(b.min_time_ms, &b.block_id)));
+}
+
+impl Default for BucketIndex {
+    fn default() -> Self {
+        BucketIndex {
+            version: BUCKET_INDEX_VERSION,
+            blocks: Vec::new(),
+            deletion_marks: Vec::new(),
+            updated_at_ms: 0,
+        }
+    }
+}
+
+impl BucketIndex {
+    /// Every complete block the index knows of, marked for deletion or not.
+    pub fn block_ids(&self) -> impl Iterator<Item = String> + '_ {
+        let blocks = self.blocks.iter().map(|b| b.block_id.clone());
+        blocks.chain(self.deletion_marks.iter().map(|m| m.block_id.clone()))
+    }
+}
+
+/// The JSON of a block's `deletion-mark.json`.
+#[derive(Serialize, Deserialize)]
+struct DeletionMarkFile {
+    version: u32,
+    block_id: String,
+    deletion_time_ms: i64,
+}
+
+/// Marks a complete block for deletion (idempotent: an existing mark keeps its time). Readers
+/// stop reading it once the bucket index is updated; call this only after every block that
+/// replaces it is complete.
+pub async fn mark_block_for_deletion(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+    block_id: &str,
+) -> Result<(), StorageError> {
+    let key = block_object_key(signal, tenant, block_id, DELETION_MARK_FILE);
+    match store.head(&key).await {
+        Ok(_) => return Ok(()),
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mark = DeletionMarkFile {
+        version: 1,
+        block_id: block_id.to_owned(),
+        deletion_time_ms: now_ms(),
+    };
+    let json = serde_json::to_vec(&mark).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    store.put(&key, PutPayload::from(json)).await?;
+    Ok(())
+}
+
+/// Deletes every object of a block: `meta.json` first, so that a deletion cut short leaves
+/// an incomplete block that no reader lists, then the rest.
+pub async fn delete_block(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+    block_id: &str,
+) -> Result<(), StorageError> {
+    let meta = block_object_key(signal, tenant, block_id, BLOCK_META_FILE);
+    match store.delete(&meta).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let prefix = block_prefix(signal, tenant, block_id);
+    let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+    for object in objects {
+        match store.delete(&object.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Blocks without a `meta.json` (uploads in progress, or cut short by a crash), with the
+/// newest modification time of their objects (Unix ms).
+pub async fn list_partial_blocks(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+) -> Result<Vec<(String, i64)>, StorageError> {
+    let prefix = tenant_prefix(signal, tenant);
+    let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
+    let mut newest: BTreeMap<String, (bool, i64)> = BTreeMap::new();
+    for object in objects {
+        let Some(rest) = object.location.prefix_match(&prefix) else {
+            continue;
+        };
+        let parts: Vec<_> = rest.collect();
+        if parts.len() < 2 {
+            continue;
+        }
+        let entry = newest
+            .entry(parts[0].as_ref().to_owned())
+            .or_insert((false, i64::MIN));
+        entry.0 |= parts.len() == 2 && parts[1].as_ref() == BLOCK_META_FILE;
+        entry.1 = entry.1.max(object.last_modified.timestamp_millis());
+    }
+    Ok(newest
+        .into_iter()
+        .filter(|(_, (complete, _))| !complete)
+        .map(|(id, (_, modified))| (id, modified))
+        .collect())
+}
+
+/// Reads a deletion mark; a vanished or unreadable one counts as marked now.
+async fn read_deletion_mark(
+    store: &dyn ObjectStore,
+    key: &Path,
+    id: &str,
+) -> Result<Option<BucketDeletionMark>, StorageError> {
+    let bytes = match store.get(key).await {
+        Ok(result) => result.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let deletion_time_ms = match serde_json::from_slice::<DeletionMarkFile>(&bytes) {
+        Ok(mark) => mark.deletion_time_ms,
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "unreadable deletion mark; taken as marked now");
+            now_ms()
+        }
+    };
+    Ok(Some(BucketDeletionMark {
+        block_id: id.to_owned(),
+        deletion_time_ms,
+    }))
 }
 
 /// The tenants with objects for `signal` (one LIST with a delimiter).
@@ -212,27 +390,53 @@ pub async fn list_tenants(
     Ok(tenants)
 }
 
-/// Block ids with a `meta.json`, and the key of that file, in id order.
+/// The keys of a complete block's marker files.
+struct BlockFiles {
+    meta: Path,
+    deletion_mark: Option<Path>,
+}
+
+/// Block ids with a `meta.json` (and their deletion mark, if any), in id order.
 async fn complete_blocks(
     store: &dyn ObjectStore,
     signal: Signal,
     tenant: &TenantId,
-) -> Result<BTreeMap<String, Path>, StorageError> {
+) -> Result<BTreeMap<String, BlockFiles>, StorageError> {
     let prefix = tenant_prefix(signal, tenant);
     let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await?;
-    let mut out = BTreeMap::new();
+    let mut metas = BTreeMap::new();
+    let mut marks = HashMap::new();
     for object in objects {
         let Some(rest) = object.location.prefix_match(&prefix) else {
             continue;
         };
         let parts: Vec<_> = rest.collect();
         if let [block, file] = parts.as_slice() {
-            if file.as_ref() == BLOCK_META_FILE {
-                out.insert(block.as_ref().to_owned(), object.location.clone());
+            let block = block.as_ref().to_owned();
+            match file.as_ref() {
+                BLOCK_META_FILE => {
+                    metas.insert(block, object.location.clone());
+                }
+                DELETION_MARK_FILE => {
+                    marks.insert(block, object.location.clone());
+                }
+                _ => {}
             }
         }
     }
-    Ok(out)
+    Ok(metas
+        .into_iter()
+        .map(|(id, meta)| {
+            let deletion_mark = marks.remove(&id);
+            (
+                id,
+                BlockFiles {
+                    meta,
+                    deletion_mark,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Reads a block's meta; a meta that vanished (deleted meanwhile) is skipped, an unreadable
@@ -259,6 +463,7 @@ async fn read_block_meta(
                 max_time_ms,
                 compaction_level: meta.compaction.level,
                 source: meta.source_ingester,
+                resolution_ms: meta.downsample.resolution_ms,
             }))
         }
         Ok(meta) => {

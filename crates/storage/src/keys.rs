@@ -8,6 +8,18 @@ use sextant_model::{Signal, TenantId};
 /// The file whose presence marks a block complete (uploaded last).
 pub const BLOCK_META_FILE: &str = "meta.json";
 
+/// The file whose presence marks a block for deletion: queriers stop reading it (a block that
+/// replaces it is complete), the compactor deletes it once the mark is older than its delay.
+pub const DELETION_MARK_FILE: &str = "deletion-mark.json";
+
+/// The key of the marker that asks the compactor to delete all of a tenant's data for `signal`.
+pub fn tenant_deletion_mark_key(signal: Signal, tenant: &TenantId) -> Path {
+    tenant_prefix(signal, tenant)
+        .parts()
+        .chain([PathPart::from("tenant-deletion-mark.json")])
+        .collect()
+}
+
 /// The key of the tenant's bucket index for `signal`.
 pub fn bucket_index_key(signal: Signal, tenant: &TenantId) -> Path {
     tenant_prefix(signal, tenant)

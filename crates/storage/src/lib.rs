@@ -20,7 +20,8 @@ pub mod keys;
 
 pub use block_id::new_block_id;
 pub use bucket_index::{
-    list_blocks, list_tenants, read_bucket_index, update_bucket_index, BucketBlock, BucketIndex,
+    delete_block, list_blocks, list_partial_blocks, list_tenants, mark_block_for_deletion,
+    read_bucket_index, update_bucket_index, BucketBlock, BucketDeletionMark, BucketIndex,
 };
 pub use config::{object_store, Backend, FilesystemConfig, S3Config, StorageConfig};
 pub use error::StorageError;

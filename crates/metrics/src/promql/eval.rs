@@ -154,6 +154,7 @@ fn fetch(queryable: &dyn Queryable, selectors: &mut [Selector]) -> Result<(), Ev
         let hints = SelectHints {
             start_ms: sel.hull.0,
             end_ms: sel.hull.1,
+            downsample: None,
         };
         let mut series: Vec<Series> = Vec::new();
         for group in &sel.matcher_groups {

@@ -10,12 +10,15 @@ use sextant_model::{Labels, Matcher};
 
 use super::histogram::FloatHistogram;
 use super::value::{EvalError, FPoint, HPoint, Series};
+use crate::downsample::DownsampleHint;
 
-/// The time range a selector needs, inclusive at both ends, in milliseconds.
+/// The time range a selector needs, inclusive at both ends, in milliseconds, and the
+/// downsampled aggregate the engine wants instead of raw samples, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectHints {
     pub start_ms: i64,
     pub end_ms: i64,
+    pub downsample: Option<DownsampleHint>,
 }
 
 /// A source of series.
@@ -127,6 +130,7 @@ mod tests {
                 &SelectHints {
                     start_ms: 5,
                     end_ms: 20,
+                    downsample: None,
                 },
                 &m,
             )
@@ -142,6 +146,7 @@ mod tests {
                 &SelectHints {
                     start_ms: 21,
                     end_ms: 30,
+                    downsample: None,
                 },
                 &m,
             )

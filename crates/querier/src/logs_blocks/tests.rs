@@ -200,6 +200,7 @@ fn block_overlap_uses_the_covering_ms() {
         max_time_ms: max,
         compaction_level: 1,
         source: String::new(),
+        resolution_ms: 0,
     };
     // (block ms, query ns) -> overlaps
     let cases = [

@@ -28,6 +28,7 @@ fn blocks_overlap_ranges_with_unbounded_zeros() {
         max_time_ms: T0_MS + 1000,
         compaction_level: 1,
         source: "a".into(),
+        resolution_ms: 0,
     };
     let t = |ms: i64| (T0_MS + ms) * MS;
     let cases = [

@@ -54,6 +54,7 @@ async fn update_lists_complete_blocks_only() {
             max_time_ms: 199,
             compaction_level: 2,
             source: "ing-1".into(),
+            resolution_ms: 0,
         }
     );
     assert!(index.updated_at_ms > 0);
@@ -215,4 +216,75 @@ async fn ns_metas_are_indexed_in_covering_ms() {
             .unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn marked_blocks_leave_the_index_and_deleted_blocks_leave_nothing() {
+    let store = InMemory::new();
+    put(&store, "B1", "meta.json", meta("B1", 100, 199, 1)).await;
+    put(&store, "B1", "index", vec![1]).await;
+    put(&store, "B2", "meta.json", meta("B2", 100, 199, 2)).await;
+    mark_block_for_deletion(&store, Signal::Metrics, &tenant(), "B1")
+        .await
+        .unwrap();
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&index.blocks), ["B2"]);
+    assert_eq!(index.deletion_marks.len(), 1);
+    assert_eq!(index.deletion_marks[0].block_id, "B1");
+    let marked_at = index.deletion_marks[0].deletion_time_ms;
+    assert!(marked_at > 0);
+    // marking again keeps the first time
+    mark_block_for_deletion(&store, Signal::Metrics, &tenant(), "B1")
+        .await
+        .unwrap();
+    let again = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(again.deletion_marks[0].deletion_time_ms, marked_at);
+    let listed = list_blocks(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&listed), ["B2"]);
+
+    delete_block(&store, Signal::Metrics, &tenant(), "B1")
+        .await
+        .unwrap();
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(ids(&index.blocks), ["B2"]);
+    assert!(index.deletion_marks.is_empty());
+    let prefix = crate::keys::block_prefix(Signal::Metrics, &tenant(), "B1");
+    let left: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn partial_blocks_are_those_without_meta() {
+    let store = InMemory::new();
+    put(&store, "B1", "meta.json", meta("B1", 100, 199, 1)).await;
+    put(&store, "B2", "index", vec![1]).await;
+    put(&store, "B2", "chunks/000001", vec![1]).await;
+    let partial = list_partial_blocks(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(partial.len(), 1);
+    assert_eq!(partial[0].0, "B2");
+    assert!(partial[0].1 > 0);
+}
+
+#[tokio::test]
+async fn downsampled_blocks_carry_their_resolution() {
+    let store = InMemory::new();
+    let json = r#"{"version":3,"block_id":"D1","min_time_ms":0,"max_time_ms":10,
+        "source_ingester":"compactor-1","compaction":{"level":3,"sources":["A"]},
+        "downsample":{"resolution_ms":300000},"tenant":"team-a"}"#;
+    put(&store, "D1", "meta.json", json.as_bytes().to_vec()).await;
+    let index = update_bucket_index(&store, Signal::Metrics, &tenant())
+        .await
+        .unwrap();
+    assert_eq!(index.blocks[0].resolution_ms, 300_000);
+    assert_eq!(index.blocks[0].compaction_level, 3);
 }

@@ -160,6 +160,7 @@ impl Evaluator<'_> {
         let hints = SelectHints {
             start_ms: min - self.env.lookback + 1,
             end_ms: max,
+            downsample: None,
         };
         let mut all: Vec<Matcher> = m.names.clone();
         all.extend(m.data.iter().cloned());
