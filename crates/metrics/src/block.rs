@@ -11,6 +11,10 @@
 //! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
 //! - `merge`: [`merge_blocks`] merges blocks of one tenant into one, dropping replica
 //!   duplicates (vertical compaction).
+//! - `rewrite`: [`rewrite_metrics_block`] drops a block's samples older than a cutoff
+//!   (retention), through the merge's walk.
+//! - `downsample`: [`downsample_block`] writes a block's 5m or 1h aggregates (see
+//!   [`crate::downsample`]) as a normal block whose series carry the aggregate label.
 //! - `chunks`: [`read_chunk`], [`read_histogram_chunk`] and [`chunk_byte_range`] for the
 //!   chunks file.
 //!
@@ -42,10 +46,12 @@
 //!   everything before it.
 
 mod chunks;
+mod downsample;
 mod encoding;
 mod index;
 mod merge;
 mod meta;
+mod rewrite;
 mod writer;
 
 #[cfg(test)]
@@ -56,12 +62,14 @@ mod size_tests;
 mod tests;
 
 pub use chunks::{chunk_byte_range, read_chunk, read_histogram_chunk};
+pub use downsample::downsample_block;
 pub use index::{BlockIndex, IndexToc, INDEX_TOC_LEN};
 pub use merge::{merge_blocks, MetricsBlockSourceFiles, MetricsMergeOptions};
 pub use meta::{
-    BlockCompaction, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION,
+    BlockCompaction, BlockDownsample, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION,
     MIN_BLOCK_FORMAT_VERSION,
 };
+pub use rewrite::rewrite_metrics_block;
 pub use writer::{BlockWriter, EncodedBlock, BLOCK_CHUNK_MAX_SAMPLES};
 
 use sextant_model::ErrorKind;
@@ -113,6 +121,11 @@ pub enum BlockError {
     Corrupt(String),
     #[error("corrupt chunk: {0}")]
     Chunk(#[from] ChunkError),
+    #[error(
+        "cannot downsample a block of resolution {source_ms} ms to {target_ms} ms \
+         (the target must be a coarser multiple)"
+    )]
+    UnsupportedResolution { source_ms: i64, target_ms: i64 },
 }
 
 impl BlockError {
@@ -126,7 +139,8 @@ impl BlockError {
             | BlockError::Meta(_)
             | BlockError::Checksum { .. }
             | BlockError::Corrupt(_)
-            | BlockError::Chunk(_) => ErrorKind::Internal,
+            | BlockError::Chunk(_)
+            | BlockError::UnsupportedResolution { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`head`]: the in-memory per-tenant head: interned label sets, postings, chunks.
 //! - [`wal`]: segmented, checksummed write-ahead log records and replay.
 //! - [`db`]: a tenant's head and WAL together: append (WAL before ack), replay, query.
+//! - [`downsample`]: the 5m/1h aggregates of old blocks (count, sum, min, max, counter), how
+//!   raw samples take their form, and which queries may read them (see `promql`'s plan).
 //! - [`promql`]: the PromQL engine (parser front end, evaluator, `.test` script runner).
 //!
 //! What changes together: a new field in [`write`](mod@write) touches the decoders, validation and the

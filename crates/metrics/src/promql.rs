@@ -26,6 +26,7 @@ mod functions;
 mod testing;
 
 pub use engine::{Engine, EngineOptions, QueryResult};
+pub(crate) use functions::kahan_inc;
 pub use histogram::FloatHistogram;
 pub use queryable::{MemQueryable, Queryable, SelectHints};
 pub use value::{Annotations, EvalError, FPoint, HPoint, Matrix, Sample, Series, Value, Vector};

@@ -28,6 +28,7 @@ fn engine() -> Engine {
         enable_delayed_name_removal: true,
         // more than one thread even on a one-core machine, so the parallel paths run too
         parallelism: 3,
+        max_source_resolution_ms: 0,
     })
 }
 

@@ -8,6 +8,8 @@
 //! - [`metadata`]: `labels`, `label/<name>/values`, `series`, `metadata`, `status/buildinfo`,
 //!   `rules`, `alerts`.
 //! - [`remote_read`]: `read` (snappy protobuf, `SAMPLES` responses).
+//! - [`resolution`]: [`MaxSourceResolution`], the coarsest downsampled resolution a query
+//!   may read (`max_source_resolution` parameter, config default).
 //!
 //! Every JSON answer is Prometheus's envelope: `{"status":"success","data":..}` with optional
 //! `warnings`/`infos`, or `{"status":"error","errorType":"bad_data","error":".."}` with
@@ -37,6 +39,9 @@ pub mod params;
 pub mod query;
 pub mod queryable;
 pub mod remote_read;
+pub mod resolution;
+
+pub use resolution::MaxSourceResolution;
 
 /// Where the API is served.
 pub const PROMETHEUS_API_PREFIX: &str = "/prometheus/api/v1";
@@ -53,6 +58,10 @@ pub struct PrometheusApiConfig {
     pub remote_read_sample_limit: usize,
     /// Queries evaluated at once; more wait (their wait counts against their timeout).
     pub max_concurrent_queries: usize,
+    /// The coarsest block resolution a query reads when it has no `max_source_resolution`
+    /// parameter: `auto` (a downsampled resolution where it gives the same answers), `raw`,
+    /// `5m`, `1h`.
+    pub max_source_resolution: MaxSourceResolution,
 }
 
 impl Default for PrometheusApiConfig {
@@ -61,6 +70,7 @@ impl Default for PrometheusApiConfig {
             query_timeout: Duration::from_secs(120),
             remote_read_sample_limit: 50_000_000,
             max_concurrent_queries: 20,
+            max_source_resolution: MaxSourceResolution::Auto,
         }
     }
 }
@@ -160,8 +170,6 @@ pub fn prometheus_api_router(state: ApiState) -> Router {
         .route("/label/{name}/values", get(metadata::label_values))
         .route("/metadata", get(metadata::metadata))
         .route("/status/buildinfo", get(metadata::build_info))
-        .route("/rules", get(metadata::rules))
-        .route("/alerts", get(metadata::alerts))
         .route(
             "/read",
             post(remote_read::read).layer(DefaultBodyLimit::max(remote_read::MAX_BODY_BYTES)),
@@ -321,7 +329,18 @@ mod tests {
         assert_eq!(config.query_timeout, Duration::from_secs(30));
         assert_eq!(config.max_concurrent_queries, 4);
         assert_eq!(config.remote_read_sample_limit, 50_000_000);
+        assert_eq!(config.max_source_resolution, MaxSourceResolution::Auto);
         assert!(serde_json::from_str::<PrometheusApiConfig>(r#"{"query_timout":"1s"}"#).is_err());
+        let config: PrometheusApiConfig =
+            serde_json::from_str(r#"{"max_source_resolution":"5m"}"#).unwrap();
+        assert_eq!(
+            config.max_source_resolution,
+            MaxSourceResolution::Millis(300_000)
+        );
+        assert!(
+            serde_json::from_str::<PrometheusApiConfig>(r#"{"max_source_resolution":"x"}"#)
+                .is_err()
+        );
     }
 
     #[tokio::test]

@@ -4,25 +4,35 @@
 //! fetches each block's index once (parsed indexes are cached by [`index_cache`]), and then
 //! only the byte ranges of the chunks it needs ([`read`] plans and decodes them). Parsing,
 //! matching and decoding run on the blocking pool.
+//!
+//! Metrics blocks come in resolutions: raw, and downsampled (5m, 1h). Raw reads (selects
+//! without a downsample hint, label and series lookups) open raw blocks only; a select with
+//! a [`DownsampleHint`] opens per time span the coarsest blocks it allows ([`resolution`])
+//! and reads them as the hinted aggregate ([`downsampled`]).
 
 pub(crate) mod catalog;
+pub(crate) mod downsampled;
 pub(crate) mod index_cache;
 pub(crate) mod opener;
 mod read;
+pub(crate) mod resolution;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
 use sextant_metrics::block::{BlockIndex, CHUNKS_FILE, INDEX_FILE};
+use sextant_metrics::downsample::DownsampleHint;
 use sextant_metrics::promql::Series;
 use sextant_model::{Labels, Matcher, Signal, TenantId};
+use sextant_storage::BucketBlock;
 
 use crate::config::QuerierConfig;
 use crate::instrumentation::QuerierMetrics;
 use crate::source::QuerierError;
 use opener::{BlockIndexFormat, BlockOpenMetrics, BlockOpener};
 use read::{decode, overlaps, plan_reads};
+use resolution::{choose_blocks, ChosenBlock, Spans};
 
 impl BlockIndexFormat for BlockIndex {
     const INDEX_FILE: &'static str = INDEX_FILE;
@@ -42,8 +52,21 @@ impl BlockOpenMetrics for QuerierMetrics {
     }
 
     fn fetched(&self, file: &'static str, bytes: u64) {
-        QuerierMetrics::fetched(self, file, bytes);
+        QuerierMetrics::fetched(self, file, bytes, 0);
     }
+
+    fn fetched_at_resolution(&self, file: &'static str, bytes: u64, resolution_ms: i64) {
+        QuerierMetrics::fetched(self, file, bytes, resolution_ms);
+    }
+}
+
+/// What the blocks give for one select.
+#[derive(Debug, Default)]
+pub(crate) struct BlockSelection {
+    /// The series of each block read, in the form the read asked for.
+    pub(crate) per_block: Vec<Vec<Series>>,
+    /// The spans downsampled blocks answered (empty for raw reads).
+    pub(crate) downsampled: Spans,
 }
 
 /// The block side of every read.
@@ -62,32 +85,74 @@ impl BlockReader {
         }
     }
 
-    /// Series matching `matchers` with their samples in `[start, end]`, one list per block.
+    /// Series matching `matchers` with their samples in `[start, end]`, one list per block:
+    /// raw samples of raw blocks, or with a hint, the hinted aggregate from the coarsest
+    /// blocks it allows per span.
     pub(crate) async fn select(
         &self,
         tenant: &TenantId,
         start: i64,
         end: i64,
         matchers: &[Matcher],
-    ) -> Result<Vec<Vec<Series>>, QuerierError> {
-        let overlapping =
-            |b: &sextant_storage::BucketBlock| overlaps(b.min_time_ms, b.max_time_ms, start, end);
-        self.blocks
-            .each_block(tenant, overlapping, |meta, index| async move {
-                let matchers = matchers.to_vec();
-                let plan = blocking(move || plan_reads(&index, &matchers, start, end)).await?;
-                if plan.ranges.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let fetched = self
-                    .blocks
-                    .fetch_ranges(tenant, &meta.block_id, CHUNKS_FILE, &plan.ranges)
-                    .await?;
-                blocking(move || decode(plan, &fetched, start, end))
-                    .await?
-                    .map_err(|e| self.blocks.block_error(&meta.block_id, e))
+        hint: Option<DownsampleHint>,
+    ) -> Result<BlockSelection, QuerierError> {
+        let listed = self
+            .blocks
+            .blocks(tenant, |b| {
+                overlaps(b.min_time_ms, b.max_time_ms, start, end)
             })
-            .await
+            .await?;
+        let choice = choose_blocks(&listed, start, end, hint.map(|h| h.resolution_ms));
+        let per_block = self
+            .blocks
+            .each_chosen(
+                tenant,
+                choice.blocks,
+                |c: &ChosenBlock| &c.block,
+                |chosen, index| self.select_block(tenant, chosen, index, matchers, hint),
+            )
+            .await?;
+        Ok(BlockSelection {
+            per_block,
+            downsampled: choice.downsampled,
+        })
+    }
+
+    /// The series of one chosen block, in its spans.
+    async fn select_block(
+        &self,
+        tenant: &TenantId,
+        chosen: ChosenBlock,
+        index: Arc<BlockIndex>,
+        matchers: &[Matcher],
+        hint: Option<DownsampleHint>,
+    ) -> Result<Vec<Series>, QuerierError> {
+        let Some((start, end)) = chosen.spans.bounds() else {
+            return Ok(Vec::new());
+        };
+        let mut matchers = matchers.to_vec();
+        if chosen.block.resolution_ms > 0 {
+            // only hinted reads choose downsampled blocks
+            let Some(hint) = hint else {
+                return Ok(Vec::new());
+            };
+            matchers.push(downsampled::aggregate_matcher(hint.aggregate));
+        }
+        let plan = blocking(move || plan_reads(&index, &matchers, start, end)).await?;
+        if plan.ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let fetched = self
+            .blocks
+            .fetch_block_ranges(tenant, &chosen.block, CHUNKS_FILE, &plan.ranges)
+            .await?;
+        let spans = chosen.spans;
+        blocking(move || {
+            decode(plan, &fetched, start, end)
+                .map(|series| downsampled::block_series(series, &spans, hint))
+        })
+        .await?
+        .map_err(|e| self.blocks.block_error(&chosen.block.block_id, e))
     }
 
     /// Label names of the blocks overlapping `[start, end]` (of the matching series when
@@ -156,7 +221,8 @@ impl BlockReader {
         .await
     }
 
-    /// Runs `f` on the index of every block overlapping `[start, end]` on the blocking pool.
+    /// Runs `f` on the index of every raw block overlapping `[start, end]` on the blocking
+    /// pool (downsampled blocks hold the same series).
     async fn on_indexes<T, F>(
         &self,
         tenant: &TenantId,
@@ -168,10 +234,15 @@ impl BlockReader {
         T: Send + 'static,
         F: Fn(&BlockIndex) -> T + Clone + Send + 'static,
     {
-        let overlapping =
-            |b: &sextant_storage::BucketBlock| overlaps(b.min_time_ms, b.max_time_ms, start, end);
-        self.blocks.on_indexes(tenant, overlapping, f).await
+        let raw_overlapping =
+            |b: &BucketBlock| is_raw(b) && overlaps(b.min_time_ms, b.max_time_ms, start, end);
+        self.blocks.on_indexes(tenant, raw_overlapping, f).await
     }
+}
+
+/// Whether a block holds raw samples (not a downsampled resolution).
+fn is_raw(block: &BucketBlock) -> bool {
+    block.resolution_ms == 0
 }
 
 /// Label sets of the series matching any of `sets` with a chunk in `[start, end]`, sorted

@@ -18,6 +18,8 @@ struct RequestLabels {
 struct FileLabels {
     signal: &'static str,
     file: &'static str,
+    /// `raw`, `5m`, `1h` (downsampled blocks), `other`.
+    resolution: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,7 +116,7 @@ impl QuerierMetrics {
         );
         registry.register(
             "sextant_querier_fetched_bytes",
-            "Bytes read from object storage, by block file.",
+            "Bytes read from object storage, by block file and block resolution.",
             m.fetched_bytes.clone(),
         );
         registry.register(
@@ -141,11 +143,13 @@ impl QuerierMetrics {
             .inc();
     }
 
-    pub(crate) fn fetched(&self, file: &'static str, bytes: u64) {
+    /// Bytes read from `file` of blocks of resolution `resolution_ms` (0 = raw).
+    pub(crate) fn fetched(&self, file: &'static str, bytes: u64, resolution_ms: i64) {
         self.fetched_bytes
             .get_or_create(&FileLabels {
                 signal: METRICS,
                 file,
+                resolution: resolution_label(resolution_ms),
             })
             .inc_by(bytes);
     }
@@ -159,6 +163,17 @@ impl QuerierMetrics {
         family
             .get_or_create(&SignalLabels { signal: METRICS })
             .inc();
+    }
+}
+
+/// The bounded `resolution` label of a block resolution.
+fn resolution_label(resolution_ms: i64) -> &'static str {
+    use sextant_metrics::downsample::{RESOLUTION_1H_MS, RESOLUTION_5M_MS};
+    match resolution_ms {
+        0 => "raw",
+        RESOLUTION_5M_MS => "5m",
+        RESOLUTION_1H_MS => "1h",
+        _ => "other",
     }
 }
 

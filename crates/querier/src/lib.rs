@@ -25,8 +25,10 @@
 //!   [`TracesQuerier::with_blocks`] also the traces blocks (`traces_blocks`: page index,
 //!   bloom and search column caches, candidate pages read by byte range).
 //! - `blocks`: block discovery (`blocks/catalog.rs`), the parsed-index cache
-//!   (`blocks/index_cache.rs`), opening any signal's blocks (`blocks/opener.rs`) and
-//!   byte-range chunk reads (`blocks/read.rs`).
+//!   (`blocks/index_cache.rs`), opening any signal's blocks (`blocks/opener.rs`),
+//!   byte-range chunk reads (`blocks/read.rs`), which resolution answers each span
+//!   (`blocks/resolution.rs`: raw reads ignore downsampled blocks) and reading downsampled
+//!   aggregates (`blocks/downsampled.rs`).
 //! - `merge`: one series per label set, one sample per timestamp; sorted unions.
 //! - `wire`: ingester wire messages to engine types.
 //! - [`config`]: [`QuerierConfig`]; `instrumentation`: `sextant_querier_*` self-metrics

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt};
 use object_store::ObjectStore;
 use prometheus_client::registry::Registry;
+use sextant_metrics::downsample::DownsampleHint;
 use sextant_metrics::promql::Series;
 use sextant_model::{Labels, Matcher, TenantId};
 use sextant_proto::ingester::{
@@ -15,7 +16,7 @@ use sextant_proto::ingester::{
     MetricsSeriesRequest,
 };
 
-use crate::blocks::BlockReader;
+use crate::blocks::{downsampled, BlockReader, BlockSelection};
 use crate::config::QuerierConfig;
 use crate::ingesters::{IngesterFanOut, IngesterQueryClients, RingSnapshot};
 use crate::instrumentation::QuerierMetrics;
@@ -93,6 +94,7 @@ impl Querier {
         start: i64,
         end: i64,
         matchers: &[Matcher],
+        hint: Option<DownsampleHint>,
     ) -> Result<Vec<Series>, QuerierError> {
         let plan = self.plan(start, end);
         let from_ingesters = async {
@@ -115,8 +117,8 @@ impl Querier {
         };
         let from_blocks = async {
             match plan.blocks {
-                Some((s, e)) => self.blocks.select(tenant, s, e, matchers).await,
-                None => Ok(Vec::new()),
+                Some((s, e)) => self.blocks.select(tenant, s, e, matchers, hint).await,
+                None => Ok(BlockSelection::default()),
             }
         };
         let (ingested, stored) = futures::try_join!(from_ingesters, from_blocks)?;
@@ -125,13 +127,17 @@ impl Querier {
             let mut sources: Vec<Vec<Series>> = ingested
                 .into_iter()
                 .map(|series| {
-                    series
+                    let series: Vec<Series> = series
                         .into_iter()
                         .map(|ts| wire::series_from_wire(ts, start, end))
-                        .collect()
+                        .collect();
+                    match hint {
+                        Some(hint) => downsampled::raw_series(series, &stored.downsampled, hint),
+                        None => series,
+                    }
                 })
                 .collect();
-            sources.extend(stored);
+            sources.extend(stored.per_block);
             merge_series(sources)
         })
         .await
@@ -309,11 +315,12 @@ impl MetricsSource for Querier {
         start_ms: i64,
         end_ms: i64,
         matchers: &'a [Matcher],
+        downsample: Option<DownsampleHint>,
     ) -> BoxFuture<'a, Result<Vec<Series>, QuerierError>> {
         if start_ms > end_ms {
             return Box::pin(async { Ok(Vec::new()) });
         }
-        Box::pin(self.select_inner(tenant, start_ms, end_ms, matchers))
+        Box::pin(self.select_inner(tenant, start_ms, end_ms, matchers, downsample))
     }
 
     fn label_names<'a>(
@@ -360,6 +367,8 @@ impl MetricsSource for Querier {
     }
 }
 
+#[cfg(test)]
+mod downsample_tests;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]

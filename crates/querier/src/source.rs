@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
+use sextant_metrics::downsample::DownsampleHint;
 use sextant_metrics::promql::{EvalError, Series};
 use sextant_model::{ErrorKind, Labels, Matcher, TenantId};
 
@@ -54,13 +55,18 @@ pub struct MetadataEntry {
 /// milliseconds. Every answer is already merged across ingesters and blocks, and replica
 /// duplicates are removed (each sample once).
 pub trait MetricsSource: Send + Sync {
-    /// Series matching every matcher with their samples in `[start_ms, end_ms]`.
+    /// Series matching every matcher with their samples in `[start_ms, end_ms]`. Without
+    /// `downsample`, raw samples; with it, the hinted aggregate's points (see
+    /// [`DownsampleHint`]): from downsampled blocks of resolution at most the hint's where
+    /// they exist, raw samples converted with
+    /// [`raw_as_aggregate`](sextant_metrics::downsample::raw_as_aggregate) elsewhere.
     fn select<'a>(
         &'a self,
         tenant: &'a TenantId,
         start_ms: i64,
         end_ms: i64,
         matchers: &'a [Matcher],
+        downsample: Option<DownsampleHint>,
     ) -> BoxFuture<'a, Result<Vec<Series>, QuerierError>>;
 
     /// Sorted, unique label names of the series matching any matcher set (all series when

@@ -66,6 +66,17 @@ pub fn merge_blocks(
     sources: &[MetricsBlockSourceFiles<'_>],
     options: &MetricsMergeOptions,
 ) -> Result<EncodedBlock, BlockError> {
+    merge_blocks_from(sources, options, i64::MIN)
+}
+
+/// [`merge_blocks`] keeping only samples at or after `keep_from_ms`: series left without
+/// samples are dropped and the meta's min time is raised to `keep_from_ms` (the engine of
+/// retention rewrites, see `super::rewrite`).
+pub(super) fn merge_blocks_from(
+    sources: &[MetricsBlockSourceFiles<'_>],
+    options: &MetricsMergeOptions,
+    keep_from_ms: i64,
+) -> Result<EncodedBlock, BlockError> {
     let mut cursors = sources
         .iter()
         .map(Cursor::open)
@@ -83,6 +94,13 @@ pub fn merge_blocks(
         for member in &members {
             member.read_into(&mut floats, &mut histograms)?;
         }
+        let read = floats.len() + histograms.len();
+        floats.retain(|s| s.0 >= keep_from_ms);
+        histograms.retain(|h| h.timestamp_ms >= keep_from_ms);
+        if read > 0 && floats.is_empty() && histograms.is_empty() {
+            // every sample expired (a series stored without samples stays as it was)
+            continue;
+        }
         keep_first_per_timestamp(&mut floats, |s| s.0);
         keep_first_per_timestamp(&mut histograms, |h| h.timestamp_ms);
         writer.add_series_with_histograms(
@@ -92,8 +110,8 @@ pub fn merge_blocks(
         )?;
     }
     let mut block = writer.finish(block_source);
-    if let Some((min, max)) = time_range {
-        block.meta.min_time_ms = min;
+    if let Some((min, max)) = time_range.filter(|_| block.meta.stats.series > 0) {
+        block.meta.min_time_ms = min.max(keep_from_ms);
         block.meta.max_time_ms = max;
     }
     Ok(block)

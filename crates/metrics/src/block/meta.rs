@@ -25,6 +25,23 @@ pub struct BlockMeta {
     pub source_ingester: String,
     pub compaction: BlockCompaction,
     pub tenant: String,
+    /// The resolution of a downsampled block; absent (raw) in blocks of raw samples.
+    #[serde(default, skip_serializing_if = "BlockDownsample::is_raw")]
+    pub downsample: BlockDownsample,
+}
+
+/// `meta.json`'s `downsample`: a downsampled block's window length (see
+/// [`crate::downsample`]); `0` for raw samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDownsample {
+    pub resolution_ms: i64,
+}
+
+impl BlockDownsample {
+    /// Whether the block holds raw samples.
+    pub fn is_raw(&self) -> bool {
+        self.resolution_ms == 0
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +117,7 @@ mod tests {
                 sources: vec!["01HZX".into()],
             },
             tenant: "anonymous".into(),
+            downsample: BlockDownsample::default(),
         }
     }
 
@@ -107,6 +125,18 @@ mod tests {
     fn json_round_trip() {
         let m = meta();
         assert_eq!(BlockMeta::from_json(&m.to_json()).unwrap(), m);
+    }
+
+    #[test]
+    fn downsample_is_omitted_for_raw_blocks_and_round_trips() {
+        let raw = meta();
+        let json = String::from_utf8(raw.to_json()).unwrap();
+        assert!(!json.contains("downsample"), "{json}");
+        let mut down = meta();
+        down.downsample.resolution_ms = 300_000;
+        let json = String::from_utf8(down.to_json()).unwrap();
+        assert!(json.contains("\"resolution_ms\": 300000"), "{json}");
+        assert_eq!(BlockMeta::from_json(json.as_bytes()).unwrap(), down);
     }
 
     #[test]

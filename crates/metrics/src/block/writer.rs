@@ -6,7 +6,7 @@ use sextant_model::Labels;
 
 use super::encoding::{put_uvarint, put_varint};
 use super::index::{INDEX_MAGIC, INDEX_VERSION};
-use super::meta::{BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
+use super::meta::{BlockDownsample, BlockMeta, BlockSource, BlockStats, BLOCK_FORMAT_VERSION};
 use super::{BlockError, ChunkMeta};
 use crate::chunk::{ChunkEncoding, FloatChunk, HistogramChunk, XorChunk};
 
@@ -178,6 +178,7 @@ impl BlockWriter {
             source_ingester: source.source_ingester,
             compaction: source.compaction,
             tenant: source.tenant,
+            downsample: BlockDownsample::default(),
         };
         let index = encode_index(&self.series, min_time);
         EncodedBlock {

@@ -19,6 +19,12 @@ pub struct EngineOptions {
     /// Threads one query may use for per-series work (range functions); 1 keeps it on the
     /// calling thread. Default: the machine's available parallelism.
     pub parallelism: usize,
+    /// The coarsest downsampled resolution (ms) selectors may read instead of raw samples,
+    /// where it gives the raw answers (see [`crate::downsample`]): 0 reads raw samples only
+    /// (the default), `i64::MAX` lets the engine pick (5m or 1h). With a non-zero value the
+    /// [`Queryable`] must honour [`SelectHints::downsample`](super::SelectHints) (at least
+    /// by converting raw samples with [`crate::downsample::raw_as_aggregate`]).
+    pub max_source_resolution_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -29,6 +35,7 @@ impl Default for EngineOptions {
             default_subquery_step_ms: 60 * 1000,
             enable_delayed_name_removal: true,
             parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_source_resolution_ms: 0,
         }
     }
 }

@@ -12,6 +12,9 @@
 //! instant vector has a point per step where the series exists.
 
 mod call;
+mod downsample;
+#[cfg(test)]
+mod downsample_tests;
 mod info;
 mod parallel;
 mod plan;
@@ -31,6 +34,7 @@ use super::engine::{Engine, QueryResult};
 use super::parse;
 use super::queryable::{Queryable, SelectHints};
 use super::value::{Annotations, EvalError, Matrix, Sample, Series, Value};
+use crate::downsample::{DownsampleHint, MetricsAggregate};
 
 use parallel::run_parallel;
 use plan::{Aggregate, Binary, Node, Plan, QueryTimes, Selector, Subquery};
@@ -84,6 +88,8 @@ pub(crate) fn evaluate(
     let times = QueryTimes {
         start: start_ms,
         end: end_ms,
+        step: step_ms,
+        max_source_resolution: opts.max_source_resolution_ms,
         lookback: opts.lookback_delta_ms,
         default_subquery_step: opts.default_subquery_step_ms,
     };
@@ -148,24 +154,47 @@ fn documented_type(t: ValueType) -> &'static str {
     }
 }
 
-/// Selects the series of every selector once, over the hull of the times it needs.
+/// Selects the series of every selector once, over the hull of the times it needs (in the
+/// downsampled aggregate the plan chose for it, and then for a counter its counts too).
 fn fetch(queryable: &dyn Queryable, selectors: &mut [Selector]) -> Result<(), EvalError> {
     for sel in selectors.iter_mut().filter(|s| s.fetch) {
         let hints = SelectHints {
             start_ms: sel.hull.0,
             end_ms: sel.hull.1,
-            downsample: None,
+            downsample: sel.downsample,
         };
-        let mut series: Vec<Series> = Vec::new();
-        for group in &sel.matcher_groups {
-            series.extend(queryable.select(&hints, group)?);
+        sel.series = select_all(queryable, &hints, sel)?;
+        if let Some(hint) = sel
+            .downsample
+            .filter(|h| h.aggregate == MetricsAggregate::Counter)
+        {
+            let hints = SelectHints {
+                downsample: Some(DownsampleHint {
+                    aggregate: MetricsAggregate::Count,
+                    ..hint
+                }),
+                ..hints
+            };
+            sel.counts = select_all(queryable, &hints, sel)?;
         }
-        series.sort_by(|a, b| a.metric.cmp(&b.metric));
-        // several matcher groups (`or` in a selector) may select a series twice
-        series.dedup_by(|a, b| a.metric == b.metric);
-        sel.series = series;
     }
     Ok(())
+}
+
+/// The series of every matcher group of a selector, sorted by labels.
+fn select_all(
+    queryable: &dyn Queryable,
+    hints: &SelectHints,
+    sel: &Selector,
+) -> Result<Vec<Series>, EvalError> {
+    let mut series: Vec<Series> = Vec::new();
+    for group in &sel.matcher_groups {
+        series.extend(queryable.select(hints, group)?);
+    }
+    series.sort_by(|a, b| a.metric.cmp(&b.metric));
+    // several matcher groups (`or` in a selector) may select a series twice
+    series.dedup_by(|a, b| a.metric == b.metric);
+    Ok(series)
 }
 
 /// Delayed name removal: drop `__name__` where flagged, then merge what became equal.

@@ -59,6 +59,9 @@ pub(crate) struct RangeWindow<'a> {
     /// How many consecutive float pairs of the window decrease, when the caller counted
     /// them (range functions count once per series); `None`: not known.
     pub decreases: Option<u32>,
+    /// How many raw float samples `floats` stand for when they are a downsampled counter's
+    /// points (a subsequence of the samples); `None`: `floats.len()`.
+    pub float_samples: Option<usize>,
 }
 
 impl RangeWindow<'_> {
@@ -252,7 +255,7 @@ fn with_label(labels: &Labels, name: &str, value: &str) -> Labels {
 
 /// Kahan-Neumaier summation step (Prometheus's `kahansum.Inc`): adds `inc` to `sum` with
 /// compensation `c`, returning the new pair.
-fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
     let c = if t.is_infinite() {
         0.0

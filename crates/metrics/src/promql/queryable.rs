@@ -10,7 +10,7 @@ use sextant_model::{Labels, Matcher};
 
 use super::histogram::FloatHistogram;
 use super::value::{EvalError, FPoint, HPoint, Series};
-use crate::downsample::DownsampleHint;
+use crate::downsample::{raw_as_aggregate, DownsampleHint};
 
 /// The time range a selector needs, inclusive at both ends, in milliseconds, and the
 /// downsampled aggregate the engine wants instead of raw samples, if any.
@@ -29,7 +29,8 @@ pub trait Queryable: Send + Sync {
     fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, EvalError>;
 }
 
-/// Series held in memory, keyed by their labels.
+/// Series held in memory, keyed by their labels. A select with a downsample hint gets the
+/// raw samples in the aggregate's form ([`raw_as_aggregate`]).
 #[derive(Debug, Default, Clone)]
 pub struct MemQueryable {
     series: BTreeMap<Labels, Series>,
@@ -98,11 +99,15 @@ impl Queryable for MemQueryable {
             if floats.is_empty() && histograms.is_empty() {
                 continue;
             }
-            out.push(Series {
+            let series = Series {
                 metric: series.metric.clone(),
                 floats,
                 histograms,
                 drop_name: false,
+            };
+            out.push(match hints.downsample {
+                Some(hint) => raw_as_aggregate(series, hint.aggregate),
+                None => series,
             });
         }
         Ok(out)
@@ -152,5 +157,32 @@ mod tests {
             )
             .unwrap();
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn select_with_a_hint_gives_the_aggregate_form() {
+        use crate::downsample::{MetricsAggregate, RESOLUTION_5M_MS};
+        let mut q = MemQueryable::new();
+        let a = Labels::from_pairs([("__name__", "x")]);
+        for t in [10, 20] {
+            q.add_float(&a, t, 7.0);
+        }
+        q.add_histogram(&a, 30, FloatHistogram::default());
+        let select = |aggregate| {
+            let hints = SelectHints {
+                start_ms: 0,
+                end_ms: 30,
+                downsample: Some(DownsampleHint {
+                    resolution_ms: RESOLUTION_5M_MS,
+                    aggregate,
+                }),
+            };
+            q.select(&hints, &[]).unwrap().remove(0)
+        };
+        let count = select(MetricsAggregate::Count);
+        let ones: Vec<FPoint> = [10, 20, 30].map(|t| FPoint { t, f: 1.0 }).to_vec();
+        assert_eq!((count.floats, count.histograms.len()), (ones, 0));
+        let sum = select(MetricsAggregate::Sum);
+        assert_eq!((sum.floats.len(), sum.histograms.len()), (2, 1));
     }
 }

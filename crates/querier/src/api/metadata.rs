@@ -200,13 +200,3 @@ fn metadata_limit(params: &Params, name: &str) -> Result<Option<usize>, PromErro
 pub async fn build_info(State(state): State<ApiState>) -> Result<Success, PromError> {
     Success::json(&state.build_info)
 }
-
-/// `GET /rules`: Sextant has no ruler yet, so there are no rule groups.
-pub async fn rules(Tenant(_tenant): Tenant) -> Success {
-    Success::new(r#"{"groups":[]}"#.to_string())
-}
-
-/// `GET /alerts`: without a ruler nothing is firing.
-pub async fn alerts(Tenant(_tenant): Tenant) -> Success {
-    Success::new(r#"{"alerts":[]}"#.to_string())
-}

@@ -9,7 +9,7 @@ use sextant_model::TenantId;
 
 use super::params::{invalid_param, Params, MAX_TIME_MS, MIN_TIME_MS};
 use super::queryable::SourceQueryable;
-use super::{json, ApiState, PromError, Success, Tenant};
+use super::{json, ApiState, MaxSourceResolution, PromError, Success, Tenant};
 
 /// Prometheus's cap on the points of one series in a range query.
 pub const MAX_POINTS_PER_SERIES: i128 = 11_000;
@@ -29,9 +29,12 @@ struct Evaluation {
     limit: usize,
     /// Add `stats` to the answer.
     stats: bool,
+    /// The coarsest block resolution the engine may read (0 raw, `i64::MAX` auto).
+    max_source_resolution_ms: i64,
 }
 
-/// `GET|POST /query`: `query`, `time`, `timeout`, `lookback_delta`, `limit`, `stats`.
+/// `GET|POST /query`: `query`, `time`, `timeout`, `lookback_delta`, `limit`, `stats`,
+/// `max_source_resolution`.
 pub async fn instant(
     State(state): State<ApiState>,
     Tenant(tenant): Tenant,
@@ -50,6 +53,7 @@ pub async fn instant(
         timeout,
         limit,
         stats: !params.get("stats").is_empty(),
+        max_source_resolution_ms: max_source_resolution(&state, &params)?.as_ms(),
     };
     evaluate(&state, tenant, eval).await
 }
@@ -80,6 +84,7 @@ pub async fn range(
         timeout,
         limit,
         stats: !params.get("stats").is_empty(),
+        max_source_resolution_ms: max_source_resolution(&state, &params)?.as_ms(),
     };
     evaluate(&state, tenant, eval).await
 }
@@ -116,6 +121,19 @@ fn timeout(state: &ApiState, params: &Params) -> Result<Duration, PromError> {
     }
 }
 
+/// The `max_source_resolution` parameter, or the configured default without one.
+fn max_source_resolution(
+    state: &ApiState,
+    params: &Params,
+) -> Result<MaxSourceResolution, PromError> {
+    match params.get("max_source_resolution") {
+        "" => Ok(state.config.max_source_resolution),
+        value => value
+            .parse()
+            .map_err(|e| invalid_param("max_source_resolution", e)),
+    }
+}
+
 fn lookback_delta(params: &Params) -> Result<Option<i64>, PromError> {
     let ns = params
         .duration("lookback_delta")
@@ -142,6 +160,7 @@ async fn evaluate(
     if let Some(ms) = eval.lookback_delta_ms {
         engine.options.lookback_delta_ms = ms;
     }
+    engine.options.max_source_resolution_ms = eval.max_source_resolution_ms;
     let slot = tokio::time::timeout_at(deadline, state.query_slots.clone().acquire_owned());
     let permit = match slot.await {
         Err(_) => return Err(PromError::timeout("query timed out in query queue")),

@@ -50,9 +50,13 @@ impl Queryable for SourceQueryable {
         if Instant::now() >= self.deadline {
             return Err(EvalError::Timeout("query execution"));
         }
-        let select = self
-            .source
-            .select(&self.tenant, hints.start_ms, hints.end_ms, matchers);
+        let select = self.source.select(
+            &self.tenant,
+            hints.start_ms,
+            hints.end_ms,
+            matchers,
+            hints.downsample,
+        );
         self.handle.block_on(select).map_err(|e| {
             let converted = EvalError::from(e.clone());
             self.source_error.lock().get_or_insert(e);

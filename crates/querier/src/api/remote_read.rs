@@ -130,6 +130,7 @@ async fn run_query(
             query.start_timestamp_ms,
             query.end_timestamp_ms,
             &matchers,
+            None,
         )
         .await
         .map_err(ReadError::from_source)?;

@@ -34,6 +34,12 @@ pub(crate) trait BlockOpenMetrics: Send + Sync {
     fn index_cache(&self, hit: bool);
     /// Bytes fetched from a block's `file` (`index`, `chunks`).
     fn fetched(&self, file: &'static str, bytes: u64);
+    /// Bytes fetched from `file` of a block of resolution `resolution_ms` (0 = raw); by
+    /// default counted like [`BlockOpenMetrics::fetched`].
+    fn fetched_at_resolution(&self, file: &'static str, bytes: u64, resolution_ms: i64) {
+        let _ = resolution_ms;
+        self.fetched(file, bytes);
+    }
 }
 
 /// Opens the blocks of one signal.
@@ -89,16 +95,32 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         Fut: Future<Output = Result<T, QuerierError>> + 'a,
     {
         let blocks = self.blocks(tenant, overlaps).await?;
-        let read = &read;
-        let reads = blocks.into_iter().map(|block| async move {
+        self.each_chosen(tenant, blocks, |b| b, read).await
+    }
+
+    /// Runs `read` on each of `chosen` (items naming a listed block through `block`), with
+    /// the block's parsed index.
+    pub(crate) async fn each_chosen<'a, X, T, F, Fut>(
+        &'a self,
+        tenant: &'a TenantId,
+        chosen: Vec<X>,
+        block: impl Fn(&X) -> &BucketBlock,
+        read: F,
+    ) -> Result<Vec<T>, QuerierError>
+    where
+        F: Fn(X, Arc<I>) -> Fut,
+        Fut: Future<Output = Result<T, QuerierError>> + 'a,
+    {
+        let (read, block) = (&read, &block);
+        let reads = chosen.into_iter().map(|item| async move {
             let _permit = self
                 .permits
                 .acquire()
                 .await
                 .map_err(|_| QuerierError::Blocks(format!("{} reader closed", self.noun)))?;
             self.metrics.block_opened();
-            let index = self.index(tenant, &block).await?;
-            read(block, index).await
+            let index = self.index(tenant, block(&item)).await?;
+            read(item, index).await
         });
         try_join_all(reads).await
     }
@@ -130,15 +152,39 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         file: &'static str,
         ranges: &[Range<u64>],
     ) -> Result<Vec<Bytes>, QuerierError> {
-        let key = keys::block_object_key(self.signal, tenant, block_id, file);
+        let fetched = self.get_ranges(tenant, block_id, file, ranges).await?;
+        self.metrics.fetched(file, total_len(&fetched));
+        Ok(fetched)
+    }
+
+    /// The byte `ranges` of `block`'s `file`, counted at the block's resolution.
+    pub(crate) async fn fetch_block_ranges(
+        &self,
+        tenant: &TenantId,
+        block: &BucketBlock,
+        file: &'static str,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>, QuerierError> {
         let fetched = self
-            .store
+            .get_ranges(tenant, &block.block_id, file, ranges)
+            .await?;
+        self.metrics
+            .fetched_at_resolution(file, total_len(&fetched), block.resolution_ms);
+        Ok(fetched)
+    }
+
+    async fn get_ranges(
+        &self,
+        tenant: &TenantId,
+        block_id: &str,
+        file: &'static str,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>, QuerierError> {
+        let key = keys::block_object_key(self.signal, tenant, block_id, file);
+        self.store
             .get_ranges(&key, ranges)
             .await
-            .map_err(|e| self.storage_error(tenant, &key, e))?;
-        let bytes: u64 = fetched.iter().map(|b| b.len() as u64).sum();
-        self.metrics.fetched(file, bytes);
-        Ok(fetched)
+            .map_err(|e| self.storage_error(tenant, &key, e))
     }
 
     /// A block's error, naming the block.
@@ -161,7 +207,8 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         };
         let bytes = result.map_err(|e| self.storage_error(tenant, &key, e))?;
         let weight = bytes.len() as u64;
-        self.metrics.fetched("index", weight);
+        self.metrics
+            .fetched_at_resolution("index", weight, block.resolution_ms);
         let index = blocking(self.noun, move || I::parse_index(&bytes))
             .await?
             .map_err(|e| self.block_error(&block.block_id, e))?;
@@ -183,6 +230,10 @@ impl<I: BlockIndexFormat, M: BlockOpenMetrics> BlockOpener<I, M> {
         }
         QuerierError::Blocks(format!("cannot read {key}: {e}"))
     }
+}
+
+fn total_len(fetched: &[Bytes]) -> u64 {
+    fetched.iter().map(|b| b.len() as u64).sum()
 }
 
 /// Runs CPU work (parsing, matching, decoding) on the blocking pool.

@@ -101,7 +101,13 @@ async fn select_merges_replicas_of_ingesters_and_blocks() {
 
     let got = s
         .querier
-        .select(&tenant(), NOW - 3 * HOUR, NOW, &[eq("__name__", "up")])
+        .select(
+            &tenant(),
+            NOW - 3 * HOUR,
+            NOW,
+            &[eq("__name__", "up")],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -117,6 +123,7 @@ async fn select_merges_replicas_of_ingesters_and_blocks() {
             NOW - 2 * HOUR + 15_000,
             NOW - 10 * MIN,
             &[eq("job", "a")],
+            None,
         )
         .await
         .unwrap();
@@ -131,14 +138,14 @@ async fn ingester_quorum_failures() {
     let s = setup(replicas(data.clone(), 1), QuerierConfig::default());
     let got = s
         .querier
-        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")])
+        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")], None)
         .await;
     assert_eq!(got.unwrap().len(), 1, "one of three may fail");
 
     let s = setup(replicas(data.clone(), 2), QuerierConfig::default());
     let err = s
         .querier
-        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")])
+        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")], None)
         .await
         .unwrap_err();
     let QuerierError::Ingesters(message) = &err else {
@@ -222,7 +229,7 @@ async fn fetches_only_the_chunks_it_needs_and_caches_indexes() {
     let (start, end) = (NOW - 2 * HOUR + 4 * 15_000, NOW - HOUR);
     let got = s
         .querier
-        .select(&tenant(), start, end, &[eq("i", "7")])
+        .select(&tenant(), start, end, &[eq("i", "7")], None)
         .await
         .unwrap();
     assert_eq!(
@@ -252,7 +259,7 @@ async fn fetches_only_the_chunks_it_needs_and_caches_indexes() {
 
     s.store.reset();
     s.querier
-        .select(&tenant(), start, end, &[eq("i", "8")])
+        .select(&tenant(), start, end, &[eq("i", "8")], None)
         .await
         .unwrap();
     assert_eq!(s.store.served("/index"), 0, "the parsed index is cached");
@@ -292,7 +299,7 @@ async fn opens_only_blocks_overlapping_the_range() {
     s.store.reset();
     let got = s
         .querier
-        .select(&tenant(), NOW - 3 * HOUR, NOW, &[eq("__name__", "m")])
+        .select(&tenant(), NOW - 3 * HOUR, NOW, &[eq("__name__", "m")], None)
         .await
         .unwrap();
     assert_eq!(points(&got[0]), samples(NOW - 2 * HOUR, 4, 9.0));
@@ -411,6 +418,7 @@ async fn old_queries_skip_ingesters() {
             NOW - 21 * HOUR,
             NOW - 14 * HOUR,
             &[eq("__name__", "m")],
+            None,
         )
         .await
         .unwrap();
@@ -418,14 +426,20 @@ async fn old_queries_skip_ingesters() {
     assert!(s.ingesters.requests.lock().is_empty());
     let err = s
         .querier
-        .select(&tenant(), NOW - 21 * HOUR, NOW, &[eq("__name__", "m")])
+        .select(
+            &tenant(),
+            NOW - 21 * HOUR,
+            NOW,
+            &[eq("__name__", "m")],
+            None,
+        )
         .await;
     assert!(err.is_err(), "a recent end asks the ingesters");
 }
 
 async fn count_m(querier: &Querier) -> usize {
     let got = querier
-        .select(&tenant(), NOW - 4 * HOUR, NOW, &[eq("__name__", "m")])
+        .select(&tenant(), NOW - 4 * HOUR, NOW, &[eq("__name__", "m")], None)
         .await
         .unwrap();
     got[0].floats.len()
@@ -483,7 +497,7 @@ async fn a_vanished_block_fails_once_then_the_list_is_reloaded() {
     )
     .await;
     let t = tenant();
-    let select = || s.querier.select(&t, NOW - 3 * HOUR, NOW, &[]);
+    let select = || s.querier.select(&t, NOW - 3 * HOUR, NOW, &[], None);
     assert_eq!(select().await.unwrap().len(), 1);
     let prefix = keys::block_prefix(Signal::Metrics, &tenant(), "gone");
     for file in ["meta.json", "index", "chunks"] {
@@ -503,7 +517,7 @@ async fn counts_ingester_requests_by_outcome() {
     let data = vec![(labels(&[("__name__", "up")]), samples(NOW - MIN, 2, 1.0))];
     let s = setup(replicas(data, 1), QuerierConfig::default());
     s.querier
-        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")])
+        .select(&tenant(), NOW - HOUR, NOW, &[eq("__name__", "up")], None)
         .await
         .unwrap();
     let text = metrics_text(&s.registry);

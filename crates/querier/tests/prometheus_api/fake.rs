@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::{self, BoxFuture};
+use sextant_metrics::downsample::{raw_as_aggregate, DownsampleHint};
 use sextant_metrics::promql::{FPoint, FloatHistogram, HPoint, Series};
 use sextant_model::{Labels, Matcher, TenantId};
 use sextant_querier::{MetadataEntry, MetricsSource, QuerierError};
@@ -113,6 +114,7 @@ impl MetricsSource for FakeSource {
         start_ms: i64,
         end_ms: i64,
         matchers: &'a [Matcher],
+        downsample: Option<DownsampleHint>,
     ) -> BoxFuture<'a, Result<Vec<Series>, QuerierError>> {
         self.selects.fetch_add(1, Ordering::SeqCst);
         if !self.select_delay.is_zero() {
@@ -122,6 +124,11 @@ impl MetricsSource for FakeSource {
             self.in_range(tenant, start_ms, end_ms)
                 .into_iter()
                 .filter(|s| matches(&s.metric, matchers))
+                // all of it is raw data
+                .map(|s| match downsample {
+                    Some(hint) => raw_as_aggregate(s, hint.aggregate),
+                    None => s,
+                })
                 .collect()
         });
         Box::pin(future::ready(result))

@@ -156,12 +156,6 @@ async fn p6_exemplar_probe_with_millisecond_times() {
 }
 
 #[tokio::test]
-async fn p7_rules() {
-    let data = replay("GET", "/api/v1/rules", "").await.data();
-    assert_eq!(data, json!({"groups": []}));
-}
-
-#[tokio::test]
 async fn p8_metric_names() {
     let data = replay(
         "GET",
@@ -274,12 +268,6 @@ async fn p14_annotation_range_query() {
     let values = data["result"][0]["values"].as_array().expect("values");
     assert_eq!(values.len(), 11);
     assert_eq!(values[10], json!([600, "1"]));
-}
-
-#[tokio::test]
-async fn p15_alerts() {
-    let data = replay("GET", "/api/v1/alerts", "").await.data();
-    assert_eq!(data, json!({"alerts": []}));
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use crate::promql::histogram::CounterResetHint;
 use crate::promql::parse::SelectorModifier;
 use crate::promql::value::{Annotations, EvalError, FPoint, HPoint, Matrix, Sample, Series};
 
+use super::downsample::{evaluated_function, SampleCounts};
 use super::parallel::run_parallel;
 use super::plan::{Call, Node, Selector};
 use super::selector::{point_after, point_before, window, without_stale, Picked, Slider};
@@ -26,6 +27,11 @@ const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
 /// subquery's result.
 struct RangeSource<'a> {
     series: Cow<'a, [Series]>,
+    /// A downsampled counter's sample counts (see [`Selector::counts`]).
+    counts: &'a [Series],
+    /// The function to evaluate over the series (`sum_over_time` over counts for
+    /// `count_over_time`, see `super::downsample`).
+    function: &'static str,
     offset_ms: i64,
     at: Option<i64>,
     range_ms: i64,
@@ -137,7 +143,7 @@ impl Evaluator<'_> {
 
     fn eval_absent_over_time(&mut self, call: &Call) -> Result<Matrix, EvalError> {
         let labels = self.absent_labels(&call.args[0]);
-        let source = self.range_source(&call.args[0])?;
+        let source = self.range_source(&call.args[0], call.name)?;
         let steps: Vec<i64> = self.steps().collect();
         let mut present = vec![false; steps.len()];
         for s in source.series.iter() {
@@ -272,7 +278,7 @@ impl Evaluator<'_> {
                 scalar_args.push(self.eval_matrix_arg(arg)?);
             }
         }
-        let source = self.range_source(&call.args[matrix_idx])?;
+        let source = self.range_source(&call.args[matrix_idx], call.name)?;
         check_modifier(call.name, source.modifier)?;
         let steps: Vec<i64> = self.steps().collect();
         let scalars_per_step: Vec<Vec<f64>> = {
@@ -289,7 +295,8 @@ impl Evaluator<'_> {
                 .collect()
         };
         let ctx = RangeCallCtx {
-            name: call.name,
+            name: source.function,
+            counts: source.counts,
             keep_name: matches!(call.name, "last_over_time" | "first_over_time"),
             delayed: self.env.delayed_name_removal,
             lookback: self.env.lookback,
@@ -315,7 +322,11 @@ impl Evaluator<'_> {
     }
 
     /// The series a range function reads: a selector's, or a subquery's evaluated result.
-    fn range_source<'n>(&mut self, node: &'n Node) -> Result<RangeSource<'n>, EvalError>
+    fn range_source<'n>(
+        &mut self,
+        node: &'n Node,
+        function: &'static str,
+    ) -> Result<RangeSource<'n>, EvalError>
     where
         Self: 'n,
     {
@@ -324,6 +335,8 @@ impl Evaluator<'_> {
                 let sel: &Selector = &self.env.selectors[*sel];
                 Ok(RangeSource {
                     series: Cow::Borrowed(sel.series.as_slice()),
+                    counts: sel.counts.as_slice(),
+                    function: evaluated_function(function, sel.downsample),
                     offset_ms: sel.offset_ms,
                     at: sel.at,
                     range_ms: *range_ms,
@@ -344,6 +357,8 @@ impl Evaluator<'_> {
                 }
                 Ok(RangeSource {
                     series: Cow::Owned(mat),
+                    counts: &[],
+                    function,
                     offset_ms: sq.offset_ms,
                     at: sq.at,
                     range_ms: sq.range_ms,
@@ -402,6 +417,8 @@ pub(crate) fn name_dropped(labels: &Labels, delayed: bool) -> Labels {
 /// What a range function call needs for every series, shareable across threads.
 struct RangeCallCtx<'a> {
     name: &'a str,
+    /// A downsampled counter's sample counts, sorted by labels; empty otherwise.
+    counts: &'a [Series],
     keep_name: bool,
     delayed: bool,
     lookback: i64,
@@ -457,6 +474,7 @@ impl RangeCallCtx<'_> {
         let extended = modifier != SelectorModifier::None;
         let decreases = self.counts_decreases().then(|| decreases_before(&floats));
         let (mut float_slider, mut histogram_slider) = (Slider::default(), Slider::default());
+        let mut sample_counts = SampleCounts::new(self.counts, &s.metric);
         for (step, &ts) in self.steps.iter().enumerate() {
             let end = self.at.unwrap_or(ts) - self.offset_ms;
             let start = end - self.range_ms;
@@ -484,6 +502,7 @@ impl RangeCallCtx<'_> {
             } else {
                 (None, None)
             };
+            let float_samples = sample_counts.as_mut().map(|c| c.in_window(start, end));
             if fhi == flo && hhi == hlo && before.is_none() && after.is_none() {
                 continue;
             }
@@ -501,6 +520,7 @@ impl RangeCallCtx<'_> {
                     .as_ref()
                     .filter(|_| fhi > flo)
                     .map(|d| d[fhi - 1] - d[flo]),
+                float_samples,
             };
             let mut ctx = StepCtx {
                 ts,

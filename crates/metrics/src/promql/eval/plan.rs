@@ -11,6 +11,8 @@ use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{AtModifier, BinModifier, Expr, LabelModifier, Offset, VectorSelector};
 use sextant_model::{MatchOp, Matcher, METRIC_NAME};
 
+use super::downsample::downsample_hint;
+use crate::downsample::DownsampleHint;
 use crate::promql::parse::{self, SelectorModifier};
 use crate::promql::value::{EvalError, Series};
 
@@ -95,7 +97,12 @@ pub(crate) struct Selector {
     pub hull: (i64, i64),
     /// False for selectors that only carry matchers (the second argument of `info`).
     pub fetch: bool,
+    /// The downsampled aggregate to read instead of raw samples (see `super::downsample`).
+    pub downsample: Option<DownsampleHint>,
     pub series: Vec<Series>,
+    /// With a counter hint: the same series' `count` aggregate (the sample counts `rate`
+    /// extrapolates with), sorted by labels like `series`.
+    pub counts: Vec<Series>,
 }
 
 impl Selector {
@@ -150,6 +157,10 @@ impl Node {
 pub(crate) struct QueryTimes {
     pub start: i64,
     pub end: i64,
+    /// The query's step; 0 for an instant query.
+    pub step: i64,
+    /// The coarsest downsampled resolution selectors may read (0: raw only).
+    pub max_source_resolution: i64,
     pub lookback: i64,
     pub default_subquery_step: i64,
 }
@@ -160,6 +171,8 @@ struct SubqueryPath {
     offset: i64,
     range: i64,
     at: Option<i64>,
+    /// Inside a subquery, whose steps are its own.
+    in_subquery: bool,
 }
 
 /// Converts a parsed expression into a [`Plan`] for the given query times.
@@ -207,6 +220,7 @@ impl Builder {
                         self.selectors[*i].fetch = false;
                     }
                 }
+                self.plan_downsample(call.func.name, &args, path);
                 Node::Call(Call {
                     name: call.func.name,
                     args,
@@ -236,6 +250,18 @@ impl Builder {
         })
     }
 
+    /// Gives the range selector a call reads directly the downsampled aggregate that answers
+    /// like its raw samples, if any (never inside a subquery, whose steps are its own).
+    fn plan_downsample(&mut self, function: &str, args: &[Node], path: SubqueryPath) {
+        let Some(Node::Matrix { sel, range_ms }) = args.first() else {
+            return;
+        };
+        if !path.in_subquery {
+            let sel = &mut self.selectors[*sel];
+            sel.downsample = downsample_hint(function, sel, *range_ms, &self.times);
+        }
+    }
+
     fn subquery(
         &mut self,
         sq: promql_parser::parser::SubqueryExpr,
@@ -258,11 +284,13 @@ impl Builder {
                 offset: offset_ms,
                 range: range_ms,
                 at: Some(ts),
+                in_subquery: true,
             },
             None => SubqueryPath {
                 offset: path.offset + offset_ms,
                 range: path.range + range_ms,
                 at: path.at,
+                in_subquery: true,
             },
         };
         let expr = self.convert(*sq.expr, inner_path)?;
@@ -316,7 +344,9 @@ impl Builder {
             modifier,
             hull,
             fetch: true,
+            downsample: None,
             series: Vec::new(),
+            counts: Vec::new(),
         });
         Ok(self.selectors.len() - 1)
     }

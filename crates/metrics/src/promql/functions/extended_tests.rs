@@ -51,6 +51,7 @@ fn increase_count(
         after: None,
         metric: &metric,
         decreases: None,
+        float_samples: None,
     };
     let mut annos = Annotations::default();
     match extended_rate(&w, &mut ctx(end_s, &mut annos), true, false) {
@@ -167,6 +168,7 @@ fn anchored_points_start_at_the_last_sample_before_the_window() {
         after: None,
         metric: &metric,
         decreases: None,
+        float_samples: None,
     };
     let points = anchored_points(&w);
     assert_eq!(points.len(), 2);

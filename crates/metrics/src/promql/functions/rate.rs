@@ -34,8 +34,10 @@ pub(super) fn extrapolated_rate(
         result_f = 0.0;
         result_h = Some(h);
     } else if floats.len() > 1 {
-        (first_t, last_t, n_minus_one) =
-            (floats[0].t, floats[floats.len() - 1].t, floats.len() - 1);
+        let samples = w
+            .float_samples
+            .map_or(floats.len(), |n| n.max(floats.len()));
+        (first_t, last_t, n_minus_one) = (floats[0].t, floats[floats.len() - 1].t, samples - 1);
         result_f = floats[floats.len() - 1].f - floats[0].f;
         // a window known to never decrease has no resets to add (the common case)
         if is_counter && w.decreases != Some(0) {

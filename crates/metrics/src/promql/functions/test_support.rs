@@ -33,6 +33,7 @@ pub(super) fn window<'a>(
         after: None,
         metric,
         decreases: None,
+        float_samples: None,
     }
 }
 

@@ -1,0 +1,203 @@
+//! Downsampling a block: its series' aggregates per window (see [`crate::downsample`]) written
+//! as a normal metrics block (same writer, same format) whose series carry
+//! [`AGGREGATE_LABEL`].
+//!
+//! Pure and I/O-free like [`merge_blocks`](super::merge_blocks): the caller hands in the
+//! source's files and stores the returned block. CPU-bound: call it from a blocking pool.
+
+use sextant_model::Labels;
+
+use super::{
+    read_chunk, read_histogram_chunk, BlockCompaction, BlockDownsample, BlockError, BlockIndex,
+    BlockMeta, BlockSource, BlockWriter, ChunkMeta, EncodedBlock, MetricsBlockSourceFiles,
+    MetricsMergeOptions, SeriesRef,
+};
+use crate::chunk::{HistogramChunk, XorAppender, XorChunk};
+use crate::downsample::{downsample_points, MetricsAggregate, AGGREGATE_LABEL, AGGREGATE_RAW};
+use crate::promql::value::is_stale_nan;
+
+#[cfg(test)]
+mod tests;
+
+/// Downsamples `src` (a raw block, or a downsampled one of a finer resolution that divides
+/// `resolution_ms`) to `resolution_ms`.
+///
+/// From a raw block, every series `L` becomes up to six series: `L` plus
+/// `AGGREGATE_LABEL` = `count`, `sum`, `min`, `max` and `counter` (float samples, staleness
+/// markers left out; none when the series has no float sample) and `raw` (its native
+/// histograms, copied unchanged). From a downsampled block, each aggregate series is
+/// combined into the coarser windows (counts and sums add, min and max combine, counter keeps
+/// its subsequence rule) and `raw` is copied.
+///
+/// The meta keeps the source's time range, level, tenant and sources (its own id for a
+/// level-1 block), with `downsample.resolution_ms` set; the id and `source_ingester` come
+/// from `target`. A source of an unknown format version is refused
+/// ([`BlockError::UnknownMetaVersion`]).
+pub fn downsample_block(
+    src: &MetricsBlockSourceFiles<'_>,
+    resolution_ms: i64,
+    target: &MetricsMergeOptions,
+) -> Result<EncodedBlock, BlockError> {
+    let meta = BlockMeta::from_json(src.meta)?;
+    let source_ms = meta.downsample.resolution_ms;
+    if resolution_ms <= source_ms.max(0) || resolution_ms % source_ms.max(1) != 0 {
+        return Err(BlockError::UnsupportedResolution {
+            source_ms,
+            target_ms: resolution_ms,
+        });
+    }
+    let index = BlockIndex::parse(src.index)?;
+    let mut out = Vec::new();
+    for i in 0..index.num_series() {
+        let series = read_series(&index, src.chunks, SeriesRef(i as u32))?;
+        match meta.downsample.is_raw() {
+            true => downsample_raw(series, resolution_ms, &mut out),
+            false => out.push(downsample_aggregate(series, resolution_ms)?),
+        }
+    }
+    // a raw series' aggregate label sorts among its other labels
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    write_block(&meta, out, resolution_ms, target)
+}
+
+/// One series read from the source, or to write.
+struct BlockSeries {
+    labels: Labels,
+    floats: Vec<(i64, f64)>,
+    histograms: Vec<HistogramChunk>,
+}
+
+fn read_series(index: &BlockIndex, chunks: &[u8], r: SeriesRef) -> Result<BlockSeries, BlockError> {
+    let missing = || BlockError::Corrupt(format!("series {} missing from the index", r.0));
+    let (labels, float_chunks) = index.series(r).ok_or_else(missing)?;
+    let histogram_chunks = index.histogram_chunks(r).ok_or_else(missing)?;
+    Ok(BlockSeries {
+        labels,
+        floats: read_floats(chunks, &float_chunks)?,
+        histograms: histogram_chunks
+            .iter()
+            .map(|m| read_histogram_chunk(chunks, m))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn read_floats(chunks: &[u8], metas: &[ChunkMeta]) -> Result<Vec<(i64, f64)>, BlockError> {
+    let mut floats = Vec::new();
+    for meta in metas {
+        let chunk = read_chunk(chunks, meta)?;
+        let mut iter = chunk.iter();
+        floats.extend(iter.by_ref());
+        if let Some(err) = iter.error() {
+            return Err(err.into());
+        }
+    }
+    Ok(floats)
+}
+
+/// The aggregate series of one raw series, and its histograms as `raw`.
+fn downsample_raw(series: BlockSeries, resolution_ms: i64, out: &mut Vec<BlockSeries>) {
+    let floats: Vec<(i64, f64)> = series
+        .floats
+        .into_iter()
+        .filter(|&(_, f)| !is_stale_nan(f))
+        .collect();
+    if !floats.is_empty() {
+        let counts: Vec<(i64, f64)> = floats.iter().map(|&(t, _)| (t, 1.0)).collect();
+        for aggregate in MetricsAggregate::ALL {
+            let form = match aggregate {
+                MetricsAggregate::Count => &counts,
+                _ => &floats,
+            };
+            out.push(BlockSeries {
+                labels: with_aggregate(&series.labels, aggregate.as_str()),
+                floats: downsample_points(form, resolution_ms, aggregate),
+                histograms: Vec::new(),
+            });
+        }
+    }
+    if !series.histograms.is_empty() {
+        out.push(BlockSeries {
+            labels: with_aggregate(&series.labels, AGGREGATE_RAW),
+            floats: Vec::new(),
+            histograms: series.histograms,
+        });
+    }
+}
+
+/// A downsampled series combined into coarser windows (`raw` copied), labels unchanged.
+fn downsample_aggregate(
+    series: BlockSeries,
+    resolution_ms: i64,
+) -> Result<BlockSeries, BlockError> {
+    let value = series.labels.get(AGGREGATE_LABEL).unwrap_or("");
+    if value == AGGREGATE_RAW {
+        return Ok(series);
+    }
+    let aggregate = MetricsAggregate::parse(value).ok_or_else(|| {
+        BlockError::Corrupt(format!(
+            "downsampled series {} has no known {AGGREGATE_LABEL}",
+            series.labels
+        ))
+    })?;
+    Ok(BlockSeries {
+        floats: downsample_points(&series.floats, resolution_ms, aggregate),
+        ..series
+    })
+}
+
+fn with_aggregate(labels: &Labels, value: &str) -> Labels {
+    let pairs = labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .chain([(AGGREGATE_LABEL, value)]);
+    Labels::from_pairs(pairs)
+}
+
+/// Writes the sorted series; the meta names the source's range, level and sources.
+fn write_block(
+    source: &BlockMeta,
+    series: Vec<BlockSeries>,
+    resolution_ms: i64,
+    target: &MetricsMergeOptions,
+) -> Result<EncodedBlock, BlockError> {
+    let max = target.chunk_max_samples.clamp(1, usize::from(u16::MAX));
+    let mut writer = BlockWriter::with_chunk_max_samples(max);
+    for s in &series {
+        writer.add_series_with_histograms(&s.labels, &xor_chunks(&s.floats), &s.histograms)?;
+    }
+    let sources = match source.compaction.sources.is_empty() {
+        true => vec![source.block_id.clone()],
+        false => source.compaction.sources.clone(),
+    };
+    let mut block = writer.finish(BlockSource {
+        block_id: target.block_id.clone(),
+        tenant: source.tenant.clone(),
+        source_ingester: target.source_ingester.clone(),
+        compaction: BlockCompaction {
+            level: source.compaction.level,
+            sources,
+        },
+    });
+    block.meta.downsample = BlockDownsample { resolution_ms };
+    if source.stats.series > 0 {
+        block.meta.min_time_ms = source.min_time_ms;
+        block.meta.max_time_ms = source.max_time_ms;
+    }
+    Ok(block)
+}
+
+/// Sorted samples as XOR chunks of up to `u16::MAX` samples; the writer re-cuts and
+/// re-encodes them.
+fn xor_chunks(samples: &[(i64, f64)]) -> Vec<XorChunk> {
+    samples
+        .chunks(usize::from(u16::MAX))
+        .map(|part| {
+            let mut app = XorAppender::new();
+            for &(t, v) in part {
+                // a part holds at most u16::MAX samples, which always fit
+                app.append(t, v);
+            }
+            app.finish()
+        })
+        .collect()
+}

@@ -1,0 +1,287 @@
+//! Downsampled blocks read back through the block readers.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use sextant_model::Labels;
+
+use super::*;
+use crate::block::BLOCK_CHUNK_MAX_SAMPLES;
+use crate::downsample::{RESOLUTION_1H_MS, RESOLUTION_5M_MS};
+use crate::promql::value::stale_nan;
+use crate::write::{Histogram, HistogramCount};
+
+const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % RESOLUTION_1H_MS;
+const MIN: i64 = 60_000;
+
+/// A series read back or to write: float samples and histogram timestamps, by labels.
+type Contents = BTreeMap<Labels, (Vec<(i64, f64)>, Vec<i64>)>;
+
+/// A series to write: labels, float samples, histogram timestamps.
+type RawSeries = (Labels, Vec<(i64, f64)>, Vec<i64>);
+
+fn labels(name: &str) -> Labels {
+    Labels::from_pairs([("__name__", name), ("job", "node")])
+}
+
+fn histogram(ts: i64) -> Histogram {
+    Histogram {
+        timestamp_ms: ts,
+        count: HistogramCount::Int(3),
+        sum: 1.5,
+        schema: 0,
+        zero_threshold: 0.0,
+        zero_count: HistogramCount::Int(1),
+        negative_spans: vec![],
+        negative_deltas: vec![],
+        negative_counts: vec![],
+        positive_spans: vec![],
+        positive_deltas: vec![],
+        positive_counts: vec![],
+        reset_hint: 0,
+        custom_values: vec![],
+    }
+}
+
+/// A stored block: its meta bytes and files.
+struct Stored {
+    meta: Vec<u8>,
+    block: EncodedBlock,
+}
+
+impl Stored {
+    fn new(block: EncodedBlock) -> Stored {
+        Stored {
+            meta: block.meta.to_json(),
+            block,
+        }
+    }
+
+    fn files(&self) -> MetricsBlockSourceFiles<'_> {
+        MetricsBlockSourceFiles {
+            meta: &self.meta,
+            index: &self.block.index,
+            chunks: &self.block.chunks,
+        }
+    }
+
+    fn downsample(&self, resolution_ms: i64, id: &str) -> Stored {
+        let options = MetricsMergeOptions::new(id);
+        Stored::new(downsample_block(&self.files(), resolution_ms, &options).unwrap())
+    }
+
+    /// Every series: labels, float samples, histogram timestamps.
+    fn read(&self) -> Contents {
+        let index = BlockIndex::parse(&self.block.index).unwrap();
+        (0..index.num_series())
+            .map(|i| {
+                let s = read_series(&index, &self.block.chunks, SeriesRef(i as u32)).unwrap();
+                let times = s
+                    .histograms
+                    .iter()
+                    .flat_map(|c| c.histograms())
+                    .map(|h| h.timestamp_ms)
+                    .collect();
+                (s.labels, (s.floats, times))
+            })
+            .collect()
+    }
+}
+
+/// A level-1 raw block holding `series`: labels, floats, histogram timestamps.
+fn raw_block(series: &[RawSeries]) -> Stored {
+    let mut series = series.to_vec();
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
+    for (labels, floats, histogram_times) in &series {
+        let histograms: Vec<Histogram> = histogram_times.iter().map(|&t| histogram(t)).collect();
+        let chunks: Vec<HistogramChunk> = histograms
+            .chunks(100)
+            .map(|part| HistogramChunk::encode(part).unwrap())
+            .collect();
+        writer
+            .add_series_with_histograms(labels, &xor_chunks(floats), &chunks)
+            .unwrap();
+    }
+    Stored::new(writer.finish(BlockSource {
+        block_id: "raw-1".into(),
+        tenant: "tenant-a".into(),
+        source_ingester: "ingester-1".into(),
+        compaction: BlockCompaction {
+            level: 1,
+            sources: vec!["raw-1".into()],
+        },
+    }))
+}
+
+fn aggr(name: &str, aggregate: &str) -> Labels {
+    with_aggregate(&labels(name), aggregate)
+}
+
+#[test]
+fn raw_series_become_one_series_per_aggregate() {
+    // a counter every minute for 12 minutes with a reset at minute 7, plus a stale marker
+    let mut floats: Vec<(i64, f64)> = (1..=12).map(|m| (T0 + m * MIN, m as f64)).collect();
+    floats[6].1 = 0.5;
+    floats.push((T0 + 13 * MIN, stale_nan()));
+    let raw = raw_block(&[
+        (labels("up"), floats, vec![]),
+        (labels("h"), vec![], vec![T0 + MIN, T0 + 2 * MIN]),
+    ]);
+    let down = raw.downsample(RESOLUTION_5M_MS, "down-5m");
+    let got = down.read();
+    let m = |k: i64| T0 + k * MIN;
+    let want: Contents = [
+        (aggr("h", "raw"), (vec![], vec![m(1), m(2)])),
+        (
+            aggr("up", "count"),
+            (vec![(m(5), 5.0), (m(10), 5.0), (m(12), 2.0)], vec![]),
+        ),
+        (
+            aggr("up", "sum"),
+            (vec![(m(5), 15.0), (m(10), 33.5), (m(12), 23.0)], vec![]),
+        ),
+        (
+            aggr("up", "min"),
+            (vec![(m(5), 1.0), (m(10), 0.5), (m(12), 11.0)], vec![]),
+        ),
+        (
+            aggr("up", "max"),
+            (vec![(m(5), 5.0), (m(10), 10.0), (m(12), 12.0)], vec![]),
+        ),
+        (
+            aggr("up", "counter"),
+            (
+                vec![
+                    (m(1), 1.0),
+                    (m(5), 5.0),
+                    (m(6), 6.0),
+                    (m(7), 0.5),
+                    (m(10), 10.0),
+                ]
+                .into_iter()
+                .chain([(m(11), 11.0), (m(12), 12.0)])
+                .collect(),
+                vec![],
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn meta_keeps_the_source_range_level_and_sources() {
+    let floats: Vec<(i64, f64)> = (1..=30).map(|m| (T0 + m * MIN, 1.0)).collect();
+    let raw = raw_block(&[(labels("up"), floats, vec![])]);
+    let down = raw.downsample(RESOLUTION_5M_MS, "down-5m");
+    let meta = &down.block.meta;
+    assert_eq!(meta.block_id, "down-5m");
+    assert_eq!(meta.downsample.resolution_ms, RESOLUTION_5M_MS);
+    assert_eq!(
+        (meta.min_time_ms, meta.max_time_ms),
+        (T0 + MIN, T0 + 30 * MIN)
+    );
+    assert_eq!(meta.compaction.level, 1);
+    assert_eq!(meta.compaction.sources, vec!["raw-1".to_string()]);
+    assert_eq!(meta.tenant, "tenant-a");
+    assert_eq!(meta.stats.series, 5);
+    let parsed = BlockMeta::from_json(&down.meta).unwrap();
+    assert_eq!(parsed.downsample.resolution_ms, RESOLUTION_5M_MS);
+    // and 1h from the 5m block
+    let hour = down.downsample(RESOLUTION_1H_MS, "down-1h");
+    assert_eq!(hour.block.meta.downsample.resolution_ms, RESOLUTION_1H_MS);
+    assert_eq!(
+        hour.block.meta.compaction.sources,
+        vec!["raw-1".to_string()]
+    );
+    let sum = &hour.read()[&aggr("up", "sum")].0;
+    assert_eq!(sum, &vec![(T0 + 30 * MIN, 30.0)]);
+}
+
+#[test]
+fn refuses_resolutions_that_are_not_coarser_multiples() {
+    let raw = raw_block(&[(labels("up"), vec![(T0 + MIN, 1.0)], vec![])]);
+    let five = raw.downsample(RESOLUTION_5M_MS, "five");
+    let options = MetricsMergeOptions::new("x");
+    let cases = [
+        (raw.files(), 0),
+        (raw.files(), -RESOLUTION_5M_MS),
+        (five.files(), RESOLUTION_5M_MS),
+        (five.files(), 7 * MIN),
+        (five.files(), MIN),
+    ];
+    for (files, resolution) in cases {
+        let err = downsample_block(&files, resolution, &options).unwrap_err();
+        assert!(
+            matches!(err, BlockError::UnsupportedResolution { target_ms, .. } if target_ms == resolution),
+            "{resolution}: {err}"
+        );
+    }
+}
+
+#[test]
+fn refuses_a_downsampled_series_without_a_known_aggregate() {
+    let mut raw = raw_block(&[(labels("up"), vec![(T0 + MIN, 1.0)], vec![])]);
+    raw.block.meta.downsample.resolution_ms = RESOLUTION_5M_MS;
+    raw.meta = raw.block.meta.to_json();
+    let options = MetricsMergeOptions::new("x");
+    let err = downsample_block(&raw.files(), RESOLUTION_1H_MS, &options).unwrap_err();
+    assert!(matches!(err, BlockError::Corrupt(_)), "{err}");
+}
+
+/// Random raw series: one-minute-ish steps with gaps, resets and NaNs.
+fn arb_series() -> impl Strategy<Value = Vec<(i64, f64)>> {
+    crate::downsample::tests::arb_counter_from(T0, 20_000)
+}
+
+fn union(points: &[(i64, f64)], r: i64, a: i64, b: i64) -> Vec<(i64, f64)> {
+    let (lo, hi) = (T0 + a * r, T0 + b * r);
+    points
+        .iter()
+        .copied()
+        .filter(|&(t, _)| t > lo && t <= hi)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn blocks_answer_whole_windows_like_raw(raw in arb_series(), a in 0i64..24, len in 1i64..24) {
+        let stored = raw_block(&[(labels("c"), raw.clone(), vec![])]);
+        let five = stored.downsample(RESOLUTION_5M_MS, "five");
+        let hour = five.downsample(RESOLUTION_1H_MS, "hour");
+        for (block, r) in [(&five, RESOLUTION_5M_MS), (&hour, RESOLUTION_1H_MS)] {
+            let series = block.read();
+            let b = a + len;
+            let window = union(&raw, r, a, b);
+            let get = |name: &str| union(&series[&aggr("c", name)].0, r, a, b);
+            let count: f64 = get("count").iter().map(|p| p.1).sum();
+            prop_assert_eq!(count, window.len() as f64);
+            if window.is_empty() {
+                continue;
+            }
+            let sum = |ps: &[(i64, f64)]| ps.iter().map(|p| p.1).sum::<f64>();
+            let (raw_sum, down_sum) = (sum(&window), sum(&get("sum")));
+            prop_assert!(
+                (raw_sum.is_nan() && down_sum.is_nan())
+                    || (raw_sum - down_sum).abs() <= 1e-9 * raw_sum.abs().max(1.0),
+                "{} vs {}", raw_sum, down_sum
+            );
+            let min = |ps: &[(i64, f64)]| ps.iter().map(|p| p.1).filter(|f| !f.is_nan()).reduce(f64::min);
+            let max = |ps: &[(i64, f64)]| ps.iter().map(|p| p.1).filter(|f| !f.is_nan()).reduce(f64::max);
+            prop_assert_eq!(min(&window), min(&get("min")));
+            prop_assert_eq!(max(&window), max(&get("max")));
+            let (raw_inc, down_inc) = (
+                crate::downsample::tests::counter_increase(&window),
+                crate::downsample::tests::counter_increase(&get("counter")),
+            );
+            prop_assert!(
+                crate::downsample::tests::same_increase(raw_inc, down_inc),
+                "{:?} vs {:?}", raw_inc, down_inc
+            );
+        }
+    }
+}
