@@ -4,3 +4,31 @@
 //! through the `compactor-<signal>` ring.
 //!
 //! Modules:
+//! - [`config`]: `CompactorConfig`, the `compactor:` block.
+//! - [`deletion`]: tenant deletion and Loki's log deletion requests: passes and HTTP API.
+//! - [`error`]: `CompactorError`, mapped onto `ErrorKind`.
+//! - [`signals`]: `SignalCompaction`, each signal's block files and engine merge.
+//! - [`runner`]: one job against the bucket (download, merge off the runtime, upload, mark), the
+//!   block I/O helpers other passes reuse, and the cleanup pass.
+//! - [`sharding`]: which compactor owns a job or a tenant (`compactor-<signal>` rings).
+//! - [`service`]: `Compactor::run_once`, `CompactorService` (the timer) and `/compactor/ring`.
+//! - [`instrumentation`]: `sextant_compactor_*` metrics.
+//! - [`planner`]: pure planning of one tenant's merges (vertical, horizontal, redundant blocks).
+//! - [`retention`]: per-tenant, per-signal (and per-stream) retention: plan, mark, rewrite.
+
+// `CompactorError::Storage` carries a `StorageError` (an `object_store::Error`) with its context:
+// errors are rare and off the hot path, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod deletion;
+pub mod error;
+pub mod instrumentation;
+pub mod planner;
+pub mod retention;
+pub mod runner;
+pub mod service;
+pub mod sharding;
+pub mod signals;
+
+pub use config::CompactorConfig;

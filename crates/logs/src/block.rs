@@ -8,6 +8,8 @@
 //! - `chunks`: [`read_logs_chunk`] and [`chunk_byte_range`] for the chunks file.
 //! - `merge`: [`merge_logs_blocks`] merges blocks of one tenant (RF replicas, overlapping
 //!   ranges) into one, exact duplicates removed (the compactor's engine function).
+//! - `rewrite`: [`rewrite_logs_block`] rewrites one block without the entries a filter
+//!   selects (retention, deletion requests), through the merge's walk.
 //!
 //! The chunks file is `"SXLK"`, a version byte, then the serialized chunks back to back (each
 //! carries its own header CRC and per-block CRCs).
@@ -33,6 +35,7 @@ mod chunks;
 mod index;
 mod merge;
 mod meta;
+mod rewrite;
 mod writer;
 
 #[cfg(test)]
@@ -44,6 +47,7 @@ pub use merge::{merge_logs_blocks, LogsBlockFiles, LogsMergeTarget};
 pub use meta::{
     LogsBlockCompaction, LogsBlockMeta, LogsBlockSource, LogsBlockStats, LOGS_BLOCK_FORMAT_VERSION,
 };
+pub use rewrite::rewrite_logs_block;
 pub use writer::{EncodedLogsBlock, LogsBlockWriter};
 
 use sextant_model::ErrorKind;

@@ -48,6 +48,19 @@ pub fn merge_logs_blocks(
     sources: &[LogsBlockFiles<'_>],
     target: LogsMergeTarget,
 ) -> Result<EncodedLogsBlock, LogsBlockError> {
+    merge_logs_blocks_filtered(sources, target, &|_, _, _| false)
+}
+
+/// Whether an entry (stream labels, time in ns, line) is dropped from a merged block.
+pub(super) type DropEntry<'f> = &'f dyn Fn(&Labels, i64, &str) -> bool;
+
+/// [`merge_logs_blocks`] without the entries `drop` selects (streams left empty disappear):
+/// the engine of retention and deletion rewrites (see `super::rewrite`).
+pub(super) fn merge_logs_blocks_filtered(
+    sources: &[LogsBlockFiles<'_>],
+    target: LogsMergeTarget,
+    drop: DropEntry<'_>,
+) -> Result<EncodedLogsBlock, LogsBlockError> {
     let sources = sources
         .iter()
         .map(|f| {
@@ -61,7 +74,8 @@ pub fn merge_logs_blocks(
     let block_source = merged_source(&sources, target.block_id, target.source_ingester)?;
     let mut writer = LogsBlockWriter::new(target.chunk_target_bytes, target.chunk_block_bytes);
     for (labels, refs) in streams_by_labels(&sources) {
-        let entries = merged_entries(&sources, &refs)?;
+        let mut entries = merged_entries(&sources, &refs)?;
+        entries.retain(|e| !drop(&labels, e.ts_ns, &e.line));
         writer.add_stream(&labels, &entries)?;
     }
     Ok(writer.finish(block_source))

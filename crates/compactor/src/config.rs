@@ -1,0 +1,201 @@
+//! `CompactorConfig`, the root config's `compactor:` block.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sextant_ring::LifecyclerConfig;
+
+use crate::error::CompactorError;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The `compactor:` block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactorConfig {
+    /// How often a compaction pass runs (plus one shortly after start).
+    #[serde(with = "sextant_model::duration")]
+    pub compaction_interval: Duration,
+    /// Aligned ranges blocks are compacted into, ascending; the first is the ingesters'
+    /// block range.
+    #[serde(with = "durations")]
+    pub block_ranges: Vec<Duration>,
+    /// Level-1 blocks uploaded more recently than this are left alone, so that every replica
+    /// of a range is in before it is merged.
+    #[serde(with = "sextant_model::duration")]
+    pub first_level_compaction_wait_period: Duration,
+    /// Blocks marked for deletion are deleted after this; must exceed the queriers' bucket
+    /// index cache so that no running query loses a block.
+    #[serde(with = "sextant_model::duration")]
+    pub deletion_delay: Duration,
+    /// Blocks without `meta.json` (uploads cut short) older than this are deleted; 0 disables.
+    #[serde(with = "sextant_model::duration")]
+    pub partial_block_deletion_delay: Duration,
+    /// Compaction jobs run at once.
+    pub max_concurrent_jobs: usize,
+    /// This compactor in the `compactor-<signal>` rings (RF 1).
+    pub ring: LifecyclerConfig,
+    pub downsampling: DownsamplingConfig,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        CompactorConfig {
+            compaction_interval: HOUR,
+            block_ranges: vec![2 * HOUR, 12 * HOUR, 24 * HOUR],
+            first_level_compaction_wait_period: Duration::from_secs(25 * 60),
+            deletion_delay: 12 * HOUR,
+            partial_block_deletion_delay: 24 * HOUR,
+            max_concurrent_jobs: 1,
+            ring: LifecyclerConfig::default(),
+            downsampling: DownsamplingConfig::default(),
+        }
+    }
+}
+
+impl CompactorConfig {
+    /// Checks what has no sensible fallback (the ring's fields are checked by its lifecycler).
+    pub fn validate(&self) -> Result<(), CompactorError> {
+        let error = |m: &str| Err(CompactorError::Config(m.to_owned()));
+        if self.compaction_interval.is_zero() {
+            return error("compactor.compaction_interval must be positive");
+        }
+        if self.block_ranges.is_empty() || self.block_ranges.iter().any(|r| r.as_millis() == 0) {
+            return error("compactor.block_ranges must hold positive durations of at least 1ms");
+        }
+        if self.block_ranges.windows(2).any(|w| w[1] <= w[0]) {
+            return error("compactor.block_ranges must be ascending");
+        }
+        if self
+            .block_ranges
+            .windows(2)
+            .any(|w| w[1].as_millis() % w[0].as_millis() != 0)
+        {
+            return error("compactor.block_ranges: each range must be a multiple of the previous");
+        }
+        if self.max_concurrent_jobs == 0 {
+            return error("compactor.max_concurrent_jobs must be positive");
+        }
+        Ok(())
+    }
+
+    /// `block_ranges` in ms.
+    pub fn block_ranges_ms(&self) -> Vec<i64> {
+        self.block_ranges.iter().map(|r| duration_ms(*r)).collect()
+    }
+}
+
+/// The `compactor.downsampling` block (Thanos defaults): raw blocks older than `after` get a
+/// copy at `resolution`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DownsamplingConfig {
+    pub enabled: bool,
+    pub resolutions: Vec<DownsamplingResolution>,
+}
+
+impl Default for DownsamplingConfig {
+    fn default() -> Self {
+        DownsamplingConfig {
+            enabled: true,
+            resolutions: vec![
+                DownsamplingResolution {
+                    resolution: Duration::from_secs(5 * 60),
+                    after: 40 * HOUR,
+                },
+                DownsamplingResolution {
+                    resolution: HOUR,
+                    after: 10 * 24 * HOUR,
+                },
+            ],
+        }
+    }
+}
+
+/// One downsampling level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownsamplingResolution {
+    #[serde(with = "sextant_model::duration")]
+    pub resolution: Duration,
+    #[serde(with = "sextant_model::duration")]
+    pub after: Duration,
+}
+
+/// A duration in whole ms, saturating.
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Serde of a list of `"2h"`-style durations.
+mod durations {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct One(#[serde(with = "sextant_model::duration")] Duration);
+
+    pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<One> = v.iter().map(|d| One(*d)).collect();
+        list.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        let list = Vec::<One>::deserialize(d)?;
+        Ok(list.into_iter().map(|One(d)| d).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_validate() {
+        let config = CompactorConfig::default();
+        config.validate().unwrap();
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(
+            json.contains(r#""block_ranges":["2h","12h","1d"]"#),
+            "{json}"
+        );
+        let back: CompactorConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(
+            config.block_ranges_ms(),
+            [7_200_000, 43_200_000, 86_400_000]
+        );
+    }
+
+    #[test]
+    fn partial_blocks_keep_defaults_and_unknown_keys_fail() {
+        let config: CompactorConfig =
+            serde_json::from_str(r#"{"block_ranges":["1h","4h"],"deletion_delay":"30m"}"#).unwrap();
+        assert_eq!(config.block_ranges, [HOUR, 4 * HOUR]);
+        assert_eq!(config.deletion_delay, Duration::from_secs(1800));
+        assert_eq!(config.compaction_interval, HOUR);
+        assert!(serde_json::from_str::<CompactorConfig>(r#"{"nope":1}"#).is_err());
+        assert!(serde_json::from_str::<CompactorConfig>(r#"{"downsampling":{"nope":1}}"#).is_err());
+    }
+
+    #[test]
+    fn invalid_values_are_rejected() {
+        type Mutation = fn(&mut CompactorConfig);
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("interval", |c| c.compaction_interval = Duration::ZERO),
+            ("no ranges", |c| c.block_ranges.clear()),
+            ("descending", |c| c.block_ranges = vec![12 * HOUR, 2 * HOUR]),
+            ("not multiple", |c| {
+                c.block_ranges = vec![2 * HOUR, 3 * HOUR]
+            }),
+            ("jobs", |c| c.max_concurrent_jobs = 0),
+        ];
+        for (name, mutate) in cases {
+            let mut config = CompactorConfig::default();
+            mutate(&mut config);
+            assert!(config.validate().is_err(), "{name}");
+        }
+    }
+}

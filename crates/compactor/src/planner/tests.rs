@@ -1,0 +1,311 @@
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use super::*;
+
+const H: i64 = 3_600_000;
+const M: i64 = 60_000;
+
+fn settings() -> PlannerSettings {
+    PlannerSettings {
+        block_ranges_ms: vec![2 * H, 12 * H, 24 * H],
+        first_level_wait_ms: 25 * M,
+    }
+}
+
+/// A raw level-1 block over hours `[from, to)`, uploaded at hour `to`.
+fn l1(id: &str, from: i64, to: i64) -> PlannerBlock {
+    PlannerBlock {
+        block_id: id.into(),
+        min_time_ms: from * H,
+        max_time_ms: to * H - 1,
+        level: 1,
+        resolution_ms: 0,
+        sources: vec![id.into()],
+        upload_time_ms: to * H,
+        version_supported: true,
+    }
+}
+
+/// A compacted block over hours `[from, to)` holding `sources`.
+fn compacted(id: &str, from: i64, to: i64, level: u32, sources: &[&str]) -> PlannerBlock {
+    PlannerBlock {
+        level,
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        ..l1(id, from, to)
+    }
+}
+
+fn plan(blocks: &[PlannerBlock], now_ms: i64) -> CompactionPlan {
+    let tenant = TenantId::parse("t").unwrap();
+    plan_compaction(&tenant, Signal::Metrics, blocks, &settings(), now_ms)
+}
+
+/// (group key, sources, target level) of each job.
+fn jobs(plan: &CompactionPlan) -> Vec<(String, Vec<String>, u32)> {
+    plan.jobs
+        .iter()
+        .map(|j| (j.group_key.clone(), j.sources.clone(), j.target_level))
+        .collect()
+}
+
+fn job(key: &str, sources: &[&str], level: u32) -> (String, Vec<String>, u32) {
+    let sources = sources.iter().map(|s| s.to_string()).collect();
+    (key.to_owned(), sources, level)
+}
+
+#[test]
+fn plans_follow_the_thanos_rules() {
+    let mut unsupported = l1("c", 0, 2);
+    unsupported.version_supported = false;
+    let mut downsampled = compacted("d5m", 0, 12, 3, &["a", "b"]);
+    downsampled.resolution_ms = 5 * M;
+    let mut downsampled2 = compacted("e5m", 12, 24, 3, &["x"]);
+    downsampled2.resolution_ms = 5 * M;
+    let six: Vec<PlannerBlock> = (0..6)
+        .map(|i| l1(&format!("b{i}"), 2 * i, 2 * i + 2))
+        .collect();
+    // (name, blocks, now in hours, jobs, redundant, unsupported)
+    type Case = (
+        &'static str,
+        Vec<PlannerBlock>,
+        i64,
+        Vec<(String, Vec<String>, u32)>,
+        Vec<&'static str>,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "rf3 replicas become one block",
+            vec![l1("a", 0, 2), l1("b", 0, 2), l1("c", 0, 2)],
+            3,
+            vec![job("0-7200000-0", &["a", "b", "c"], 2)],
+            vec![],
+            vec![],
+        ),
+        (
+            "a late block overlapping a compacted one is merged into it",
+            vec![compacted("x", 0, 12, 2, &["a", "b"]), l1("late", 4, 6)],
+            20,
+            vec![job("0-43200000-0", &["late", "x"], 3)],
+            vec![],
+            vec![],
+        ),
+        (
+            "an endless chain of overlapping blocks is cut at the largest range",
+            (0..30).map(|i| l1(&format!("t{i:02}"), i, i + 2)).collect(),
+            100,
+            vec![
+                job(
+                    "0-86400000-0",
+                    &(0..23)
+                        .map(|i| format!("t{i:02}"))
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                    2,
+                ),
+                job(
+                    "82800000-111600000-0",
+                    &["t23", "t24", "t25", "t26", "t27", "t28", "t29"],
+                    2,
+                ),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "six 2h blocks become a 12h block once the window is complete",
+            six.clone(),
+            14,
+            vec![job(
+                "0-43200000-0",
+                &["b0", "b1", "b2", "b3", "b4", "b5"],
+                2,
+            )],
+            vec![],
+            vec![],
+        ),
+        (
+            "an incomplete window waits",
+            six[..2].to_vec(),
+            5,
+            vec![],
+            vec![],
+            vec![],
+        ),
+        (
+            "a newer block completes the window",
+            vec![l1("a", 0, 2), l1("b", 2, 4), l1("n", 12, 14)],
+            13,
+            vec![job("0-43200000-0", &["a", "b"], 2)],
+            vec![],
+            vec![],
+        ),
+        (
+            "two 12h blocks become a 24h block",
+            vec![
+                compacted("x", 0, 12, 2, &["a"]),
+                compacted("y", 12, 24, 2, &["b"]),
+            ],
+            30,
+            vec![job("0-86400000-0", &["x", "y"], 3)],
+            vec![],
+            vec![],
+        ),
+        (
+            "a lone block in its window is left alone",
+            vec![compacted("x", 0, 12, 2, &["a"]), l1("n", 24, 26)],
+            30,
+            vec![],
+            vec![],
+            vec![],
+        ),
+        (
+            "sources held by a complete block are marked, not merged",
+            vec![
+                compacted("x", 0, 2, 2, &["a", "b", "c"]),
+                l1("a", 0, 2),
+                l1("c", 0, 2),
+            ],
+            3,
+            vec![],
+            vec!["a", "c"],
+            vec![],
+        ),
+        (
+            "of two blocks with equal sources the smaller id survives",
+            vec![
+                compacted("x1", 0, 2, 2, &["a", "b"]),
+                compacted("x2", 0, 2, 2, &["a", "b"]),
+            ],
+            3,
+            vec![],
+            vec!["x2"],
+            vec![],
+        ),
+        (
+            "a newer format version is skipped, never rewritten",
+            vec![l1("a", 0, 2), l1("b", 0, 2), unsupported],
+            3,
+            vec![job("0-7200000-0", &["a", "b"], 2)],
+            vec![],
+            vec!["c"],
+        ),
+        (
+            "downsampled blocks never mix with raw ones nor cover them",
+            vec![
+                compacted("x", 0, 12, 2, &["a"]),
+                compacted("y", 12, 24, 2, &["b"]),
+                downsampled,
+                downsampled2,
+            ],
+            30,
+            vec![job("0-86400000-0", &["x", "y"], 3)],
+            vec![],
+            vec![],
+        ),
+    ];
+    for (name, blocks, now_h, want_jobs, want_redundant, want_unsupported) in cases {
+        let got = plan(&blocks, now_h * H);
+        assert_eq!(jobs(&got), want_jobs, "{name}");
+        assert_eq!(got.redundant, want_redundant, "{name}");
+        assert_eq!(got.unsupported, want_unsupported, "{name}");
+    }
+}
+
+#[test]
+fn fresh_level_1_blocks_wait_for_their_replicas() {
+    let blocks = vec![l1("a", 0, 2), l1("b", 0, 2), l1("c", 0, 2)];
+    let uploaded = 2 * H;
+    // (minutes after the upload, jobs planned)
+    for (after_min, want) in [(10, 0), (24, 0), (25, 1), (60, 1)] {
+        let got = plan(&blocks, uploaded + after_min * M);
+        assert_eq!(got.jobs.len(), want, "{after_min} minutes");
+        assert_eq!(got.oldest_uncompacted_upload_ms, Some(uploaded));
+    }
+    assert_eq!(plan(&[], H).oldest_uncompacted_upload_ms, None);
+}
+
+#[test]
+fn jobs_carry_tenant_signal_and_range() {
+    let got = plan(&[l1("a", 2, 4), l1("b", 2, 4)], 10 * H);
+    let j = &got.jobs[0];
+    assert_eq!((j.tenant.as_str(), j.signal), ("t", Signal::Metrics));
+    assert_eq!((j.range_start_ms, j.range_end_ms), (2 * H, 4 * H));
+}
+
+/// Applies a plan: each job's sources become one block, redundant blocks disappear.
+fn apply(blocks: &mut Vec<PlannerBlock>, plan: &CompactionPlan, next_id: &mut usize) {
+    blocks.retain(|b| !plan.redundant.contains(&b.block_id));
+    for job in &plan.jobs {
+        let (merged, rest): (Vec<_>, Vec<_>) = blocks
+            .drain(..)
+            .partition(|b| job.sources.contains(&b.block_id));
+        *blocks = rest;
+        let mut sources: Vec<String> = merged.iter().flat_map(|b| b.sources.clone()).collect();
+        sources.sort();
+        sources.dedup();
+        *next_id += 1;
+        blocks.push(PlannerBlock {
+            block_id: format!("z{next_id:05}"),
+            min_time_ms: merged.iter().map(|b| b.min_time_ms).min().unwrap(),
+            max_time_ms: merged.iter().map(|b| b.max_time_ms).max().unwrap(),
+            level: job.target_level,
+            resolution_ms: 0,
+            sources,
+            upload_time_ms: 0,
+            version_supported: true,
+        });
+    }
+}
+
+proptest! {
+    /// Any mix of replicated 2h blocks converges, once time has passed, to non-overlapping
+    /// blocks that hold every source exactly once, each job using a block at most once.
+    #[test]
+    fn planning_converges_to_disjoint_blocks(
+        windows in prop::collection::btree_set(0i64..48, 1..20),
+        replicas in 1usize..4,
+    ) {
+        let mut blocks = Vec::new();
+        for w in &windows {
+            for r in 0..replicas {
+                blocks.push(l1(&format!("a{w:03}{r}"), 2 * w, 2 * w + 2));
+            }
+        }
+        let all: BTreeSet<String> = blocks.iter().map(|b| b.block_id.clone()).collect();
+        let now = 200 * H;
+        let mut next_id = 0;
+        for _ in 0..8 {
+            let plan = plan(&blocks, now);
+            let mut seen = BTreeSet::new();
+            for job in &plan.jobs {
+                prop_assert!(job.sources.len() >= 2);
+                for s in &job.sources {
+                    prop_assert!(seen.insert(s.clone()), "{s} in two jobs");
+                    prop_assert!(!plan.redundant.contains(s));
+                }
+            }
+            if plan.jobs.is_empty() && plan.redundant.is_empty() {
+                break;
+            }
+            apply(&mut blocks, &plan, &mut next_id);
+        }
+        prop_assert!(plan(&blocks, now).jobs.is_empty());
+        let mut sorted = blocks.clone();
+        sorted.sort_by_key(|b| b.min_time_ms);
+        for pair in sorted.windows(2) {
+            prop_assert!(pair[0].max_time_ms < pair[1].min_time_ms, "overlap");
+        }
+        let held: Vec<String> = blocks.iter().flat_map(|b| b.sources.clone()).collect();
+        prop_assert_eq!(held.len(), all.len());
+        prop_assert_eq!(held.into_iter().collect::<BTreeSet<_>>(), all);
+        for b in &blocks {
+            let day = b.min_time_ms.div_euclid(24 * H);
+            prop_assert!(b.max_time_ms < (day + 1) * 24 * H, "block crosses a day");
+        }
+    }
+}
