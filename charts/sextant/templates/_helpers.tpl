@@ -97,7 +97,8 @@ podAntiAffinity:
 {{- default (printf "%s-s3" (include "sextant.fullname" .)) .Values.s3Secret.existingSecret }}
 {{- end }}
 
-{{/* Volumes of the components using storage (ingester, querier): the S3 key and extras;
+{{/* Volumes of the components using storage (ingester, querier, compactor, ruler): the S3 key
+     and extras;
      call with (dict "ctx" $ "extra" .Values.<component>.extraVolumes). */}}
 {{- define "sextant.storageVolumes" -}}
 {{- if eq (include "sextant.s3SecretMounted" .ctx) "true" }}
@@ -124,4 +125,54 @@ podAntiAffinity:
 {{- with .extra }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/* A Deployment's rolling update that keeps one pod running (for single-replica components). */}}
+{{- define "sextant.rollingUpdateKeepOne" -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- end }}
+
+{{/* The in-cluster base URLs the rulers query and push to, unless set in config.ruler. */}}
+{{- define "sextant.rulerQueryAddress" -}}
+{{- printf "http://%s-querier.%s.svc.%s:%v" (include "sextant.fullname" .) .Release.Namespace .Values.clusterDomain .Values.querier.service.port }}
+{{- end }}
+
+{{- define "sextant.rulerPushAddress" -}}
+{{- printf "http://%s-distributor.%s.svc.%s:%v" (include "sextant.fullname" .) .Release.Namespace .Values.clusterDomain .Values.distributor.service.port }}
+{{- end }}
+
+{{/* Where the rulers find the files of ruler.rules (-ruler.local-directory). */}}
+{{- define "sextant.rulerRulesDir" -}}
+/etc/sextant/rules
+{{- end }}
+
+{{/* The files of ruler.rules as a YAML list of {key, path, content}: key in the ConfigMap
+     <fullname>-ruler-rules (readable and unique: names sanitized plus a hash of the path),
+     path under sextant.rulerRulesDir (<signal>/<tenant>/<namespace>.yaml), content the rule
+     file (a string as given, else the YAML of the value). Read with fromYamlArray. */}}
+{{- define "sextant.rulerRuleFiles" -}}
+{{- $files := list }}
+{{- range $signal, $tenants := .Values.ruler.rules }}
+{{- if not (has $signal (list "metrics" "logs")) }}
+{{- fail (printf "ruler.rules.%s: rules exist for the signals metrics and logs only" $signal) }}
+{{- end }}
+{{- range $tenant, $namespaces := $tenants }}
+{{- range $namespace, $file := $namespaces }}
+{{- range $name := list $tenant $namespace }}
+{{- if or (contains "/" $name) (eq $name "" "." "..") }}
+{{- fail (printf "ruler.rules.%s.%s.%s: %q cannot be a file name" $signal $tenant $namespace $name) }}
+{{- end }}
+{{- end }}
+{{- $path := printf "%s/%s/%s.yaml" $signal $tenant $namespace }}
+{{- $readable := regexReplaceAll "[^-._a-zA-Z0-9]" (printf "%s_%s_%s" $signal $tenant $namespace) "_" | trunc 200 }}
+{{- $key := printf "%s-%s.yaml" $readable ($path | sha256sum | trunc 8) }}
+{{- $content := ternary $file (toYaml $file) (kindIs "string" $file) }}
+{{- $files = append $files (dict "key" $key "path" $path "content" $content) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toYaml $files }}
 {{- end }}

@@ -339,3 +339,64 @@ impl Service for Sequence {
         })
     }
 }
+
+/// A component's place in its own ring (`compactor-<signal>`, `ruler-<signal>`): joins on
+/// start (ACTIVE after `join_after`), leaves on stop, so that the others take over its share.
+pub(crate) struct RingMemberService {
+    name: String,
+    lifecycler: Lifecycler,
+}
+
+impl RingMemberService {
+    /// A lifecycler in `ring_name` from `config`, its address defaulting to this process's
+    /// advertised gRPC address (an id in the ring; nothing dials it).
+    pub(crate) fn new(
+        root: &RootConfig,
+        mut config: sextant_ring::LifecyclerConfig,
+        ring_name: &str,
+        kv: Arc<GossipKv>,
+    ) -> Result<Self, BoxError> {
+        if config.instance_addr.is_empty() {
+            config.instance_addr = advertised_grpc_address(&root.server.grpc_listen_address);
+        }
+        Ok(RingMemberService {
+            name: format!("{ring_name}-lifecycler"),
+            lifecycler: Lifecycler::new(config, ring_name, kv)?,
+        })
+    }
+
+    pub(crate) fn instance_id(&self) -> &str {
+        self.lifecycler.instance_id()
+    }
+}
+
+impl Service for RingMemberService {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn start(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move { self.lifecycler.start().await.map_err(Into::into) })
+    }
+
+    fn stop(&self) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(async move {
+            self.lifecycler.stop().await;
+            Ok(())
+        })
+    }
+}
+
+/// The read side of a component ring (RF 1) with that component's heartbeat timeout.
+pub(crate) fn component_ring(
+    ring_name: &str,
+    lifecycler: &sextant_ring::LifecyclerConfig,
+    kv: Arc<GossipKv>,
+) -> Ring {
+    let replication = ReplicationConfig {
+        replication_factor: 1,
+        zone_awareness_enabled: false,
+        heartbeat_timeout: lifecycler.heartbeat_timeout,
+    };
+    Ring::new(ring_name, kv, replication)
+}

@@ -3,19 +3,22 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sextant_compactor::CompactorConfig;
 use sextant_distributor::DistributorConfig;
 use sextant_ingester::IngesterConfig;
 use sextant_kit::overrides::OverridesConfig;
 use sextant_model::{Signal, TenantLimits};
 use sextant_querier::QuerierConfig;
 use sextant_ring::MemberlistConfig;
+use sextant_ruler::RulerConfig;
 use sextant_storage::StorageConfig;
 
 /// Everything `sextant` reads from `-config.file` and flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RootConfig {
-    /// Comma-separated targets: `all`, `write`, `read`, `distributor`, `ingester`, `querier`.
+    /// Comma-separated targets: `all`, `write`, `read`, `backend`, `distributor`, `ingester`,
+    /// `querier`, `compactor`, `ruler`.
     pub target: String,
     /// Signals this process handles (`metrics`, `logs`, `traces`).
     #[serde(with = "signal_list")]
@@ -28,6 +31,8 @@ pub struct RootConfig {
     pub distributor: DistributorConfig,
     pub ingester: IngesterConfig,
     pub querier: QuerierConfig,
+    pub compactor: CompactorConfig,
+    pub ruler: RulerConfig,
     pub storage: StorageConfig,
     /// Global defaults of the per-tenant limits.
     pub limits: TenantLimits,
@@ -46,6 +51,8 @@ impl Default for RootConfig {
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             querier: QuerierConfig::default(),
+            compactor: CompactorConfig::default(),
+            ruler: RulerConfig::default(),
             storage: StorageConfig::default(),
             limits: TenantLimits::default(),
             runtime_config: OverridesConfig::default(),
@@ -62,6 +69,8 @@ impl RootConfig {
         self.distributor.validate()?;
         self.ingester.validate()?;
         self.querier.validate()?;
+        self.compactor.validate().map_err(|e| e.to_string())?;
+        self.ruler.validate()?;
         Ok(())
     }
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::adapters;
 use crate::config::RootConfig;
 
+mod backend;
 mod logs;
 mod metrics;
 mod traces;
@@ -154,14 +155,19 @@ pub enum InitError {
     Module { module: String, source: BoxError },
 }
 
-/// Components that run per signal, in the order targets list them.
-const COMPONENTS: &[&str] = &["distributor", "ingester", "querier"];
+/// Components, in the order targets list them. Most run per signal (`querier-logs`); the
+/// compactor and the ruler are one module each, for every signal configured.
+const COMPONENTS: &[&str] = &["distributor", "ingester", "querier", "compactor", "ruler"];
 
 /// Aliases of targets, as in Cortex/Loki/Tempo.
 const ALIASES: &[(&str, &[&str])] = &[
-    ("all", &["distributor", "ingester", "querier"]),
+    (
+        "all",
+        &["distributor", "ingester", "querier", "compactor", "ruler"],
+    ),
     ("write", &["distributor", "ingester"]),
     ("read", &["querier"]),
+    ("backend", &["compactor", "ruler"]),
 ];
 
 /// The table. Dependencies point at modules started earlier and stopped later.
@@ -243,6 +249,16 @@ pub fn table() -> ModuleTable<Context, InitError> {
                 deps: &["ring-ingester-traces", "storage"],
                 init: traces::init_querier_traces,
             },
+            Module {
+                name: "compactor",
+                deps: &["memberlist-kv", "runtime-config", "storage"],
+                init: backend::init_compactor,
+            },
+            Module {
+                name: "ruler",
+                deps: &["memberlist-kv", "storage"],
+                init: backend::init_ruler,
+            },
         ],
         Vec::new(),
     )
@@ -262,12 +278,16 @@ pub fn modules_for(
             None if COMPONENTS.contains(target) => vec![*target],
             None => {
                 return Err(ServiceError::UnknownTarget(format!(
-                    "{target} (available in this release: all, write, read, distributor, ingester, querier)"
+                    "{target} (available in this release: all, write, read, backend, distributor, ingester, querier, compactor, ruler)"
                 ))
                 .into())
             }
         };
         for component in components {
+            if table.module(component).is_some() {
+                modules.push(component.to_string());
+                continue;
+            }
             for signal in signals {
                 let name = format!("{component}-{signal}");
                 if table.module(&name).is_some() {
