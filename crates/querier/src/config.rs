@@ -29,11 +29,16 @@ pub struct QuerierConfig {
     pub prometheus_api: crate::api::PrometheusApiConfig,
     /// The Loki HTTP API: query timeout, concurrency and the most entries one query returns.
     pub loki_api: crate::loki_api::LokiApiConfig,
+    /// Base URL of the rulers' HTTP API (e.g. `http://sextant-ruler:8080`): when set and this
+    /// process runs no ruler, the querier forwards the rules and alerts endpoints there, so
+    /// Grafana's alerting UI works through the data source's URL. Empty: not forwarded.
+    pub ruler_address: String,
 }
 
 impl Default for QuerierConfig {
     fn default() -> Self {
         QuerierConfig {
+            ruler_address: String::new(),
             query_ingesters_within: Duration::from_secs(13 * 3600),
             query_store_after: Duration::ZERO,
             bucket_index_refresh: Duration::from_secs(30),

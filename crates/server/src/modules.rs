@@ -118,6 +118,16 @@ impl Context {
         Arc::new(adapters::Sequence::new(module, vec![lifecycle, shipper]))
     }
 
+    /// Whether this process's targets include `component` (directly or through an alias).
+    fn runs_component(&self, component: &str) -> bool {
+        self.config.targets().iter().any(|t| {
+            *t == component
+                || ALIASES
+                    .iter()
+                    .any(|(alias, components)| alias == t && components.contains(&component))
+        })
+    }
+
     /// What `module` needs from `memberlist-kv`.
     fn gossip_kv(&self, module: &str) -> Result<Arc<GossipKv>, InitError> {
         self.gossip

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use sextant_compactor::deletion::{deletion_router, CompactorDeletionState};
 use sextant_compactor::service::{compactor_router, Compactor, CompactorService};
 use sextant_compactor::sharding::{compactor_ring_name, CompactorSharding};
 use sextant_kit::service::Service;
@@ -36,6 +37,12 @@ pub(super) fn init_compactor(ctx: &mut Context) -> Result<Option<Arc<dyn Service
         .map_err(|e| init_error(MODULE, e))?;
     let compactor = Arc::new(compactor);
     ctx.http_routes.push(compactor_router(compactor.clone()));
+    ctx.http_routes
+        .push(deletion_router(CompactorDeletionState {
+            store: ctx.object_store(MODULE)?,
+            tenants: ctx.tenants(),
+            signals: ctx.config.signals.clone(),
+        }));
     services.push(Arc::new(CompactorService::new(compactor)));
     Ok(Some(Arc::new(adapters::Sequence::new(MODULE, services))))
 }

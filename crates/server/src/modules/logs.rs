@@ -9,7 +9,7 @@ use sextant_kit::service::Service;
 use sextant_model::Signal;
 use sextant_querier::{loki_api_router, LogsQuerier, LokiApiState};
 
-use super::{init_ring, Context, InitError, ALIASES};
+use super::{init_ring, Context, InitError};
 use crate::adapters;
 use crate::logs_adapters::GrpcLogsIngesterClients;
 
@@ -48,13 +48,8 @@ pub(super) fn init_ingester_logs(ctx: &mut Context) -> Result<Option<Arc<dyn Ser
         &mut ctx.registry,
     );
     // `/ingester/flush` belongs to the metrics ingester when this process runs one
-    let runs_metrics_ingester = ctx.config.signals.contains(&Signal::Metrics)
-        && ctx.config.targets().iter().any(|t| {
-            *t == "ingester"
-                || ALIASES
-                    .iter()
-                    .any(|(alias, components)| alias == t && components.contains(&"ingester"))
-        });
+    let runs_metrics_ingester =
+        ctx.config.signals.contains(&Signal::Metrics) && ctx.runs_component("ingester");
     let flush_paths: &[&str] = match runs_metrics_ingester {
         true => &[LOGS_FLUSH_PATH],
         false => &[LOGS_FLUSH_PATH, "/ingester/flush"],

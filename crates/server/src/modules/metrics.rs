@@ -87,5 +87,9 @@ pub(super) fn init_querier_metrics(
         config.prometheus_api,
     );
     ctx.http_routes.push(prometheus_api_router(state));
+    if !config.ruler_address.is_empty() && !ctx.runs_component("ruler") {
+        ctx.http_routes
+            .push(sextant_querier::ruler_proxy_router(&config.ruler_address));
+    }
     Ok(None)
 }
