@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sextant_ring::LifecyclerConfig;
 
+use crate::deletion::DEFAULT_DELETE_REQUEST_CANCEL_PERIOD;
 use crate::error::CompactorError;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -33,6 +34,9 @@ pub struct CompactorConfig {
     pub partial_block_deletion_delay: Duration,
     /// Compaction jobs run at once.
     pub max_concurrent_jobs: usize,
+    /// How long a log deletion request stays cancellable before the compactor applies it.
+    #[serde(with = "sextant_model::duration")]
+    pub delete_request_cancel_period: Duration,
     /// This compactor in the `compactor-<signal>` rings (RF 1).
     pub ring: LifecyclerConfig,
     pub downsampling: DownsamplingConfig,
@@ -47,6 +51,7 @@ impl Default for CompactorConfig {
             deletion_delay: 12 * HOUR,
             partial_block_deletion_delay: 24 * HOUR,
             max_concurrent_jobs: 1,
+            delete_request_cancel_period: DEFAULT_DELETE_REQUEST_CANCEL_PERIOD,
             ring: LifecyclerConfig::default(),
             downsampling: DownsamplingConfig::default(),
         }
@@ -76,7 +81,7 @@ impl CompactorConfig {
         if self.max_concurrent_jobs == 0 {
             return error("compactor.max_concurrent_jobs must be positive");
         }
-        Ok(())
+        self.downsampling.validate()
     }
 
     /// `block_ranges` in ms.
@@ -109,6 +114,29 @@ impl Default for DownsamplingConfig {
                 },
             ],
         }
+    }
+}
+
+impl DownsamplingConfig {
+    /// Resolutions must be positive whole ms, ascending, each a multiple of the previous (a
+    /// level is computed from the one before it), with ascending `after`.
+    pub fn validate(&self) -> Result<(), CompactorError> {
+        let error = |m: &str| Err(CompactorError::Config(m.to_owned()));
+        let ms: Vec<i64> = self
+            .resolutions
+            .iter()
+            .map(|r| duration_ms(r.resolution))
+            .collect();
+        if ms.iter().any(|r| *r <= 0) {
+            return error("compactor.downsampling.resolutions: resolution must be at least 1ms");
+        }
+        if ms.windows(2).any(|w| w[1] <= w[0] || w[1] % w[0] != 0) {
+            return error("compactor.downsampling.resolutions must be ascending, each a multiple of the previous");
+        }
+        if self.resolutions.windows(2).any(|w| w[1].after < w[0].after) {
+            return error("compactor.downsampling.resolutions: `after` must not decrease");
+        }
+        Ok(())
     }
 }
 
@@ -176,6 +204,13 @@ mod tests {
         assert_eq!(config.block_ranges, [HOUR, 4 * HOUR]);
         assert_eq!(config.deletion_delay, Duration::from_secs(1800));
         assert_eq!(config.compaction_interval, HOUR);
+        assert_eq!(
+            config.delete_request_cancel_period,
+            Duration::from_secs(600)
+        );
+        let config: CompactorConfig =
+            serde_json::from_str(r#"{"delete_request_cancel_period":"1h"}"#).unwrap();
+        assert_eq!(config.delete_request_cancel_period, HOUR);
         assert!(serde_json::from_str::<CompactorConfig>(r#"{"nope":1}"#).is_err());
         assert!(serde_json::from_str::<CompactorConfig>(r#"{"downsampling":{"nope":1}}"#).is_err());
     }
@@ -191,6 +226,18 @@ mod tests {
                 c.block_ranges = vec![2 * HOUR, 3 * HOUR]
             }),
             ("jobs", |c| c.max_concurrent_jobs = 0),
+            ("zero resolution", |c| {
+                c.downsampling.resolutions[0].resolution = Duration::ZERO
+            }),
+            ("resolutions descending", |c| {
+                c.downsampling.resolutions.reverse()
+            }),
+            ("resolution not a multiple", |c| {
+                c.downsampling.resolutions[1].resolution = Duration::from_secs(7 * 60)
+            }),
+            ("after decreasing", |c| {
+                c.downsampling.resolutions[1].after = Duration::from_secs(60)
+            }),
         ];
         for (name, mutate) in cases {
             let mut config = CompactorConfig::default();

@@ -15,6 +15,9 @@
 //! - [`instrumentation`]: `sextant_compactor_*` metrics.
 //! - [`planner`]: pure planning of one tenant's merges (vertical, horizontal, redundant blocks).
 //! - [`retention`]: per-tenant, per-signal (and per-stream) retention: plan, mark, rewrite.
+//! - [`downsample`]: 5m/1h copies of old metrics blocks (rules in its doc), after the jobs.
+//! - [`passes`]: the standard passes (`Compactor::with_standard_passes`) and the order of a
+//!   run; `passes/tests.rs` tests them end to end through `run_once`.
 
 // `CompactorError::Storage` carries a `StorageError` (an `object_store::Error`) with its context:
 // errors are rare and off the hot path, so their size does not matter.
@@ -22,8 +25,10 @@
 
 pub mod config;
 pub mod deletion;
+pub mod downsample;
 pub mod error;
 pub mod instrumentation;
+pub mod passes;
 pub mod planner;
 pub mod retention;
 pub mod runner;

@@ -163,7 +163,7 @@ impl Group<'_> {
 /// Blocks whose sources are all held by another supported block of the same resolution: a
 /// proper superset, or the same set in a block of a higher level or, at the same level, a
 /// smaller id (so exactly one of several equal blocks survives).
-fn redundant_blocks<'a>(blocks: &[&'a PlannerBlock]) -> HashSet<&'a str> {
+pub(crate) fn redundant_blocks<'a>(blocks: &[&'a PlannerBlock]) -> HashSet<&'a str> {
     let sets: Vec<HashSet<&str>> = blocks
         .iter()
         .map(|b| b.sources.iter().map(String::as_str).collect())

@@ -1,14 +1,15 @@
 //! [`Compactor`], one compaction run over every tenant of the signals it was given
 //! ([`Compactor::run_once`]), and [`CompactorService`], which runs it shortly after start and
-//! then every `compaction_interval` until stopped. The `/compactor/ring` page is in
-//! `service/http.rs`.
+//! then every `compaction_interval` until stopped. The order of a run (tenant deletion,
+//! passes, compaction, downsampling, cleanup) is documented in `passes`. The
+//! `/compactor/ring` page is in `service/http.rs`.
 
 mod http;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,9 +27,17 @@ use tokio_util::sync::CancellationToken;
 pub use http::compactor_router;
 
 use crate::config::{duration_ms, CompactorConfig};
+use crate::deletion::{
+    delete_marked_tenants, list_log_deletion_tenants, tenant_marked_for_deletion,
+};
+use crate::downsample::Downsampler;
 use crate::error::{storage_error, CompactorError};
 use crate::instrumentation::{CompactorMetrics, RunOutcome};
-use crate::planner::{plan_compaction, CompactionPlan, PlannerSettings};
+use crate::passes::{CompactorTenantLimits, LogDeletionPass, RetentionPass};
+use crate::planner::{
+    plan_compaction, CompactionJob, CompactionPlan, PlannerBlock, PlannerSettings,
+};
+use crate::retention::CompactorRetentionMetrics;
 use crate::runner::{
     cleanup_tenant, now_ms, planner_blocks, run_job, update_index, CleanupSettings, MetaCache,
 };
@@ -48,19 +57,24 @@ pub struct RunSummary {
     pub jobs_failed: usize,
     pub blocks_compacted: usize,
     pub blocks_written: usize,
-    /// Redundant blocks marked (sources of a block written by an earlier, cut short run).
+    /// Redundant blocks marked (sources of a block written by an earlier, cut short run, and
+    /// downsampled blocks a newer downsampled block holds entirely).
     pub redundant_marked: usize,
     pub blocks_deleted: usize,
     /// Blocks left alone for their newer format version.
     pub blocks_skipped_version: usize,
+    /// Tenants marked for deletion whose objects this run deleted (per signal).
+    pub tenants_deleted: usize,
+    /// Downsampled blocks written.
+    pub blocks_downsampled: usize,
     /// One line per failure (a failed tenant or job; the next run retries).
     pub errors: Vec<String>,
 }
 
-/// A per-tenant pass run by the owner of the tenant before its compaction is planned
-/// (retention, deletion requests, downsampling live in their modules; the server plugs them
-/// in with [`Compactor::with_tenant_pass`]). A failure is logged and listed in the summary;
-/// compaction of the tenant goes on.
+/// A per-tenant pass run by the owner of the tenant before its compaction is planned (the
+/// standard ones, log deletion requests and retention, are in `passes` and plugged in by
+/// [`Compactor::with_standard_passes`]; others with [`Compactor::with_tenant_pass`]). A
+/// failure is logged and listed in the summary; compaction of the tenant goes on.
 pub trait TenantPass: Send + Sync {
     /// A short name for logs.
     fn name(&self) -> &'static str;
@@ -92,6 +106,10 @@ pub struct Compactor {
     tenants: Mutex<BTreeMap<Signal, Vec<TenantId>>>,
     /// Run on each owned tenant before compaction, in order.
     tenant_passes: Vec<Arc<dyn TenantPass>>,
+    /// Set by [`Compactor::with_standard_passes`]: tenant deletion runs once per signal.
+    tenant_deletion: Option<CompactorRetentionMetrics>,
+    /// Set by [`Compactor::with_standard_passes`] when downsampling is enabled.
+    downsampler: Option<Downsampler>,
 }
 
 impl Compactor {
@@ -119,6 +137,8 @@ impl Compactor {
             metas: Mutex::new(HashMap::new()),
             tenants: Mutex::new(BTreeMap::new()),
             tenant_passes: Vec::new(),
+            tenant_deletion: None,
+            downsampler: None,
         })
     }
 
@@ -126,6 +146,28 @@ impl Compactor {
     pub fn with_tenant_pass(mut self, pass: Arc<dyn TenantPass>) -> Self {
         self.tenant_passes.push(pass);
         self
+    }
+
+    /// Adds the standard passes (see `passes`): deletion of tenants marked for deletion, then
+    /// per owned tenant log deletion requests (logs), retention with `limits` (each tenant's
+    /// limits, runtime overrides included) and, after compaction, downsampling (metrics, when
+    /// `downsampling.enabled`). Registers their metrics on `registry`.
+    pub fn with_standard_passes(
+        mut self,
+        limits: CompactorTenantLimits,
+        registry: &mut Registry,
+    ) -> Self {
+        let metrics = CompactorRetentionMetrics::new(registry);
+        let cancel_period = self.config.delete_request_cancel_period;
+        self.tenant_deletion = Some(metrics.clone());
+        if self.config.downsampling.enabled {
+            self.downsampler = Some(Downsampler::new(&self.config.downsampling, registry));
+        }
+        self.with_tenant_pass(Arc::new(LogDeletionPass::new(
+            cancel_period,
+            metrics.clone(),
+        )))
+        .with_tenant_pass(Arc::new(RetentionPass::new(limits, metrics)))
     }
 
     pub fn config(&self) -> &CompactorConfig {
@@ -160,7 +202,8 @@ impl Compactor {
         }
     }
 
-    /// One signal's run: every tenant, failures listed in `summary`.
+    /// One signal's run: marked tenants deleted, then every tenant (logs: and the tenants
+    /// with deletion requests only); failures listed in `summary`.
     async fn run_signal(
         &self,
         shard: &SignalShard,
@@ -176,6 +219,7 @@ impl Compactor {
                 source,
             })?;
         self.tenants.lock().insert(signal, tenants.clone());
+        self.delete_marked_tenants(shard, summary).await;
         let mut oldest_upload_ms: Option<i64> = None;
         for tenant in &tenants {
             summary.tenants += 1;
@@ -187,13 +231,64 @@ impl Compactor {
                 }
             }
         }
+        if signal == Signal::Logs {
+            self.run_request_only_tenants(shard, &tenants, summary)
+                .await;
+        }
         let age_s = oldest_upload_ms.map_or(0, |t| (now_ms() - t).max(0) / 1000);
         self.metrics.set_oldest_uncompacted_age(signal, age_s);
         Ok(())
     }
 
+    /// Deletes the objects of the owned tenants marked for deletion (a standard pass).
+    async fn delete_marked_tenants(&self, shard: &SignalShard, summary: &mut RunSummary) {
+        let Some(metrics) = &self.tenant_deletion else {
+            return;
+        };
+        let signal = shard.compaction.signal();
+        let owns = |t: &TenantId| shard.sharding.owns_tenant(t);
+        match delete_marked_tenants(self.store.as_ref(), signal, &owns, metrics).await {
+            Ok(outcome) => {
+                self.metrics.blocks_deleted(signal, outcome.blocks_deleted);
+                summary.blocks_deleted += outcome.blocks_deleted;
+                summary.tenants_deleted += outcome.tenants.len();
+            }
+            Err(e) => {
+                tracing::warn!(signal = signal.as_str(), error = %e, "deleting marked tenants failed");
+                summary.errors.push(e.to_string());
+            }
+        }
+    }
+
+    /// Runs the passes on the owned tenants that have log deletion requests but no blocks
+    /// (not in `listed`), so that their requests are reported processed.
+    async fn run_request_only_tenants(
+        &self,
+        shard: &SignalShard,
+        listed: &[TenantId],
+        summary: &mut RunSummary,
+    ) {
+        if self.tenant_passes.is_empty() {
+            return;
+        }
+        let tenants = match list_log_deletion_tenants(self.store.as_ref()).await {
+            Ok(tenants) => tenants,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing the tenants of log deletion requests failed");
+                summary.errors.push(e.to_string());
+                return;
+            }
+        };
+        let unlisted = tenants.iter().filter(|t| !listed.contains(t));
+        for tenant in unlisted.filter(|t| shard.sharding.owns_tenant(t)) {
+            summary.tenants += 1;
+            self.run_tenant_passes(shard, tenant, summary).await;
+        }
+    }
+
     /// Plans one tenant, runs the jobs this compactor owns and, if it owns the tenant, marks
-    /// redundant blocks and cleans up. Returns the upload time of the oldest block waiting.
+    /// redundant blocks, downsamples and cleans up. Returns the upload time of the oldest
+    /// block waiting. A tenant marked for deletion is left alone.
     async fn compact_tenant(
         &self,
         shard: &SignalShard,
@@ -202,6 +297,10 @@ impl Compactor {
     ) -> Result<Option<i64>, CompactorError> {
         let signal = shard.compaction.signal();
         let store = self.store.as_ref();
+        if tenant_marked_for_deletion(store, signal, tenant).await? {
+            tracing::debug!(%tenant, signal = signal.as_str(), "tenant marked for deletion: not compacted");
+            return Ok(None);
+        }
         let owns_tenant = shard.sharding.owns_tenant(tenant);
         if owns_tenant {
             self.run_tenant_passes(shard, tenant, summary).await;
@@ -224,6 +323,12 @@ impl Compactor {
             summary.redundant_marked += plan.redundant.len();
         }
         self.run_jobs(shard, &plan, summary).await;
+        if owns_tenant && signal == Signal::Metrics {
+            if let Err(e) = self.downsample_tenant(shard, tenant, &plan, summary).await {
+                tracing::warn!(%tenant, error = %e, "downsampling a tenant failed");
+                summary.errors.push(format!("downsampling: {e}"));
+            }
+        }
         if owns_tenant {
             let deleted =
                 cleanup_tenant(store, signal, tenant, self.cleanup_settings(), now_ms()).await?;
@@ -253,14 +358,41 @@ impl Compactor {
         }
     }
 
-    async fn plan_tenant(
+    /// Downsamples the tenant's blocks after its jobs ran (see `downsample`).
+    async fn downsample_tenant(
+        &self,
+        shard: &SignalShard,
+        tenant: &TenantId,
+        plan: &CompactionPlan,
+        summary: &mut RunSummary,
+    ) -> Result<(), CompactorError> {
+        let Some(downsampler) = &self.downsampler else {
+            return Ok(());
+        };
+        let store = self.store.as_ref();
+        let signal = shard.compaction.signal();
+        let blocks = update_index(store, signal, tenant).await?.blocks;
+        let blocks = self.read_planner_blocks(shard, tenant, &blocks).await?;
+        let busy: HashSet<String> = plan.jobs.iter().flat_map(|j| j.sources.clone()).collect();
+        let instance_id = shard.sharding.instance_id();
+        let outcome = downsampler
+            .run(store, tenant, instance_id, blocks, &busy, now_ms())
+            .await?;
+        self.metrics.blocks_marked(signal, outcome.blocks_marked);
+        summary.blocks_downsampled += outcome.blocks_downsampled;
+        summary.redundant_marked += outcome.blocks_marked;
+        summary.errors.extend(outcome.errors);
+        Ok(())
+    }
+
+    /// The planner's view of `blocks`, metas read through the cache.
+    async fn read_planner_blocks(
         &self,
         shard: &SignalShard,
         tenant: &TenantId,
         blocks: &[sextant_storage::BucketBlock],
-    ) -> Result<CompactionPlan, CompactorError> {
-        let signal = shard.compaction.signal();
-        let key = (signal, tenant.clone());
+    ) -> Result<Vec<PlannerBlock>, CompactorError> {
+        let key = (shard.compaction.signal(), tenant.clone());
         let mut cache = self.metas.lock().remove(&key).unwrap_or_default();
         let read = planner_blocks(
             self.store.as_ref(),
@@ -271,6 +403,17 @@ impl Compactor {
         )
         .await;
         self.metas.lock().insert(key, cache);
+        read
+    }
+
+    async fn plan_tenant(
+        &self,
+        shard: &SignalShard,
+        tenant: &TenantId,
+        blocks: &[sextant_storage::BucketBlock],
+    ) -> Result<CompactionPlan, CompactorError> {
+        let signal = shard.compaction.signal();
+        let read = self.read_planner_blocks(shard, tenant, blocks).await;
         let settings = PlannerSettings {
             block_ranges_ms: self.config.block_ranges_ms(),
             first_level_wait_ms: duration_ms(self.config.first_level_compaction_wait_period),
@@ -303,10 +446,11 @@ impl Compactor {
     /// Runs the plan's jobs this compactor owns, `max_concurrent_jobs` at once.
     async fn run_jobs(&self, shard: &SignalShard, plan: &CompactionPlan, summary: &mut RunSummary) {
         let signal = shard.compaction.signal();
-        let owned = plan
-            .jobs
-            .iter()
-            .filter(|j| shard.sharding.owns_job(&j.tenant, &j.group_key));
+        let largest_range_ms = self.config.block_ranges_ms().last().copied().unwrap_or(1);
+        let owned = plan.jobs.iter().filter(|j| {
+            let key = shard_key(j, largest_range_ms);
+            shard.sharding.owns_job(&j.tenant, &key)
+        });
         let store = self.store.as_ref();
         let instance_id = shard.sharding.instance_id();
         let runs: Vec<BoxFuture<'_, _>> = owned
@@ -392,6 +536,15 @@ impl CompactorService {
     pub fn compactor(&self) -> &Arc<Compactor> {
         &self.compactor
     }
+}
+
+/// What a job is sharded by: its tenant's window of the largest block range. Every job that
+/// may touch the same blocks (a replica merge, then the merge of its larger window, planned by
+/// compactors that saw the bucket at different moments) goes to the same compactor, so no
+/// block is compacted by two at once; a big tenant's windows still spread over compactors.
+fn shard_key(job: &CompactionJob, largest_range_ms: i64) -> String {
+    let window = job.range_start_ms.div_euclid(largest_range_ms.max(1));
+    format!("{}", window * largest_range_ms.max(1))
 }
 
 /// A random delay below `min(interval, MAX_START_JITTER)`.

@@ -456,3 +456,34 @@ mod tenant_passes {
         );
     }
 }
+
+#[test]
+fn jobs_of_one_largest_window_share_a_shard_key() {
+    use crate::planner::CompactionJob;
+    const H: i64 = 3_600_000;
+    let job = |start: i64, end: i64| CompactionJob {
+        tenant: TenantId::parse("t").unwrap(),
+        signal: Signal::Metrics,
+        group_key: format!("{start}-{end}-0"),
+        sources: Vec::new(),
+        target_level: 2,
+        range_start_ms: start,
+        range_end_ms: end,
+    };
+    // a replica merge of 2h inside the day, the 12h and the 24h merge of that day
+    let day = 24 * H;
+    let keys: Vec<String> = [
+        job(day + 2 * H, day + 4 * H),
+        job(day, day + 12 * H),
+        job(day, 2 * day),
+    ]
+    .iter()
+    .map(|j| super::shard_key(j, day))
+    .collect();
+    assert!(keys.iter().all(|k| k == &keys[0]), "{keys:?}");
+    assert_ne!(
+        super::shard_key(&job(2 * day, 2 * day + 2 * H), day),
+        keys[0]
+    );
+    assert_eq!(super::shard_key(&job(-2 * H, 0), day), format!("{}", -day));
+}

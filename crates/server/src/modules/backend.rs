@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sextant_compactor::deletion::{deletion_router, CompactorDeletionState};
+use sextant_compactor::passes::CompactorTenantLimits;
 use sextant_compactor::service::{compactor_router, Compactor, CompactorService};
 use sextant_compactor::sharding::{compactor_ring_name, CompactorSharding};
 use sextant_kit::service::Service;
@@ -33,8 +34,11 @@ pub(super) fn init_compactor(ctx: &mut Context) -> Result<Option<Arc<dyn Service
         shards.push((signal, CompactorSharding::new(ring, member.instance_id())));
         services.push(Arc::new(member));
     }
+    let overrides = ctx.tenant_overrides(MODULE)?;
+    let limits: CompactorTenantLimits = Arc::new(move |tenant| overrides.limits(tenant));
     let compactor = Compactor::new(config, store, shards, &mut ctx.registry)
-        .map_err(|e| init_error(MODULE, e))?;
+        .map_err(|e| init_error(MODULE, e))?
+        .with_standard_passes(limits, &mut ctx.registry);
     let compactor = Arc::new(compactor);
     ctx.http_routes.push(compactor_router(compactor.clone()));
     ctx.http_routes
