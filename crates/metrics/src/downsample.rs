@@ -52,6 +52,12 @@ pub const AGGREGATE_LABEL: &str = "__sextant_aggr__";
 /// native histograms unchanged (they belong to every aggregate, see [`raw_as_aggregate`]).
 pub const AGGREGATE_RAW: &str = "raw";
 
+/// The [`AGGREGATE_LABEL`] of the counter points other than each window's last (the window's
+/// first sample, and both sides of resets). A block stores the counter aggregate as two
+/// series, `counter` (one point per window, at its last sample) and this one, so that each
+/// has regular timestamps and smooth values and compresses well; a read merges them.
+pub const AGGREGATE_COUNTER_INNER: &str = "counter_inner";
+
 /// One aggregate of a downsampled series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -13,7 +13,12 @@ use super::{
     MetricsMergeOptions, SeriesRef,
 };
 use crate::chunk::{HistogramChunk, XorAppender, XorChunk};
-use crate::downsample::{downsample_points, MetricsAggregate, AGGREGATE_LABEL, AGGREGATE_RAW};
+use std::collections::BTreeMap;
+
+use crate::downsample::{
+    downsample_points, window_end, MetricsAggregate, AGGREGATE_COUNTER_INNER, AGGREGATE_LABEL,
+    AGGREGATE_RAW,
+};
 use crate::promql::value::is_stale_nan;
 
 #[cfg(test)]
@@ -48,12 +53,29 @@ pub fn downsample_block(
     }
     let index = BlockIndex::parse(src.index)?;
     let mut out = Vec::new();
+    // a downsampled source's counter points, both of its series merged, per series
+    let mut counters: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for i in 0..index.num_series() {
         let series = read_series(&index, src.chunks, SeriesRef(i as u32))?;
-        match meta.downsample.is_raw() {
-            true => downsample_raw(series, resolution_ms, &mut out),
-            false => out.push(downsample_aggregate(series, resolution_ms)?),
+        if meta.downsample.is_raw() {
+            downsample_raw(series, resolution_ms, &mut out);
+            continue;
         }
+        match series.labels.get(AGGREGATE_LABEL) {
+            Some(value) if value == MetricsAggregate::Counter.as_str() => {}
+            Some(AGGREGATE_COUNTER_INNER) => {}
+            _ => {
+                out.push(downsample_aggregate(series, resolution_ms)?);
+                continue;
+            }
+        }
+        let base = without_aggregate(&series.labels);
+        counters.entry(base).or_default().extend(series.floats);
+    }
+    for (labels, mut points) in counters {
+        points.sort_by_key(|&(t, _)| t);
+        let points = downsample_points(&points, resolution_ms, MetricsAggregate::Counter);
+        out.extend(counter_series(&labels, points, resolution_ms));
     }
     // a raw series' aggregate label sorts among its other labels
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -108,11 +130,17 @@ fn downsample_raw(series: BlockSeries, resolution_ms: i64, out: &mut Vec<BlockSe
                 MetricsAggregate::Count => &counts,
                 _ => &floats,
             };
-            out.push(BlockSeries {
-                labels: with_aggregate(&series.labels, aggregate.as_str()),
-                floats: downsample_points(form, resolution_ms, aggregate),
-                histograms: Vec::new(),
-            });
+            let points = downsample_points(form, resolution_ms, aggregate);
+            match aggregate {
+                MetricsAggregate::Counter => {
+                    out.extend(counter_series(&series.labels, points, resolution_ms))
+                }
+                _ => out.push(BlockSeries {
+                    labels: with_aggregate(&series.labels, aggregate.as_str()),
+                    floats: points,
+                    histograms: Vec::new(),
+                }),
+            }
         }
     }
     if !series.histograms.is_empty() {
@@ -143,6 +171,47 @@ fn downsample_aggregate(
         floats: downsample_points(&series.floats, resolution_ms, aggregate),
         ..series
     })
+}
+
+/// The counter aggregate's points as its two stored series: each window's last point under
+/// `counter`, the others under [`AGGREGATE_COUNTER_INNER`] (left out when empty).
+fn counter_series(
+    labels: &Labels,
+    points: Vec<(i64, f64)>,
+    resolution_ms: i64,
+) -> Vec<BlockSeries> {
+    let mut last = Vec::new();
+    let mut inner = Vec::new();
+    for (i, &(t, f)) in points.iter().enumerate() {
+        let next_window = points
+            .get(i + 1)
+            .map(|&(next, _)| window_end(next, resolution_ms));
+        match next_window == Some(window_end(t, resolution_ms)) {
+            true => inner.push((t, f)),
+            false => last.push((t, f)),
+        }
+    }
+    let mut out = vec![BlockSeries {
+        labels: with_aggregate(labels, MetricsAggregate::Counter.as_str()),
+        floats: last,
+        histograms: Vec::new(),
+    }];
+    if !inner.is_empty() {
+        out.push(BlockSeries {
+            labels: with_aggregate(labels, AGGREGATE_COUNTER_INNER),
+            floats: inner,
+            histograms: Vec::new(),
+        });
+    }
+    out
+}
+
+fn without_aggregate(labels: &Labels) -> Labels {
+    let kept = labels
+        .iter()
+        .filter(|l| l.name != AGGREGATE_LABEL)
+        .map(|l| (l.name.as_str(), l.value.as_str()));
+    Labels::from_pairs(kept)
 }
 
 fn with_aggregate(labels: &Labels, value: &str) -> Labels {

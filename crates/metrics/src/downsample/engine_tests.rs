@@ -133,26 +133,37 @@ fn downsample(block: &EncodedBlock, resolution_ms: i64) -> EncodedBlock {
 fn load(stores: &mut Stores, block: &EncodedBlock) {
     let resolution = block.meta.downsample.resolution_ms;
     let index = BlockIndex::parse(&block.index).unwrap();
+    let mut loaded: BTreeMap<(MetricsAggregate, Labels), Vec<(i64, f64)>> = BTreeMap::new();
     for i in 0..index.num_series() {
         let (labels, chunks) = index.series(SeriesRef(i as u32)).unwrap();
-        let aggregate = MetricsAggregate::parse(labels.get(AGGREGATE_LABEL).unwrap()).unwrap();
+        // the counter's two stored series load into one, as the querier merges them
+        let aggregate = match labels.get(AGGREGATE_LABEL).unwrap() {
+            crate::downsample::AGGREGATE_COUNTER_INNER => MetricsAggregate::Counter,
+            name => MetricsAggregate::parse(name).unwrap(),
+        };
         let base = Labels::from_pairs(
             labels
                 .iter()
                 .filter(|l| l.name != AGGREGATE_LABEL)
                 .map(|l| (l.name.clone(), l.value.clone())),
         );
+        let points = loaded.entry((aggregate, base)).or_default();
+        for meta in &chunks {
+            points.extend(
+                crate::block::read_chunk(&block.chunks, meta)
+                    .unwrap()
+                    .iter(),
+            );
+        }
+    }
+    for ((aggregate, base), mut points) in loaded {
+        points.sort_by_key(|p| p.0);
         let store = stores
             .downsampled
             .entry((resolution, aggregate))
             .or_default();
-        for meta in &chunks {
-            for (t, f) in crate::block::read_chunk(&block.chunks, meta)
-                .unwrap()
-                .iter()
-            {
-                store.add_float(&base, t, f);
-            }
+        for (t, f) in points {
+            store.add_float(&base, t, f);
         }
     }
 }

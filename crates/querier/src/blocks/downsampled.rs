@@ -5,7 +5,8 @@
 //! samples from elsewhere are dropped (they are the same data).
 
 use sextant_metrics::downsample::{
-    raw_as_aggregate, DownsampleHint, MetricsAggregate, AGGREGATE_LABEL, AGGREGATE_RAW,
+    raw_as_aggregate, DownsampleHint, MetricsAggregate, AGGREGATE_COUNTER_INNER, AGGREGATE_LABEL,
+    AGGREGATE_RAW,
 };
 use sextant_metrics::promql::Series;
 use sextant_model::{Label, Labels, MatchOp, Matcher};
@@ -14,7 +15,12 @@ use super::resolution::Spans;
 
 /// Selects the series of `aggregate` and the `raw` ones in a downsampled block.
 pub(crate) fn aggregate_matcher(aggregate: MetricsAggregate) -> Matcher {
-    let value = format!("{}|{AGGREGATE_RAW}", aggregate.as_str());
+    let value = match aggregate {
+        // the counter is stored as two series (see AGGREGATE_COUNTER_INNER); the merge by
+        // labels joins them once the label is stripped
+        MetricsAggregate::Counter => format!("counter|{AGGREGATE_COUNTER_INNER}|{AGGREGATE_RAW}"),
+        _ => format!("{}|{AGGREGATE_RAW}", aggregate.as_str()),
+    };
     // a literal alternation of two lowercase words always compiles
     Matcher::new(MatchOp::RegexMatch, AGGREGATE_LABEL, value)
         .unwrap_or_else(|e| unreachable!("aggregate matcher: {e}"))
