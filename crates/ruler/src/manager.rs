@@ -4,8 +4,10 @@
 //! group. A changed group restarts with its alert state carried over; a group that moved away
 //! or was deleted stops.
 //!
+//! - `manager/owners.rs`: which ruler owns a group (the first ACTIVE, healthy one clockwise).
 //! - `manager/tests.rs`: two managers over one in-memory ring.
 
+mod owners;
 #[cfg(test)]
 mod tests;
 
@@ -18,7 +20,7 @@ use parking_lot::Mutex;
 use prometheus_client::registry::Registry;
 use sextant_kit::service::{BoxError, Service};
 use sextant_model::{Signal, TenantId};
-use sextant_ring::{Operation, Ring};
+use sextant_ring::Ring;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +37,7 @@ use crate::notifier::Notifier;
 use crate::rule_file::RuleGroupDesc;
 use crate::state::{AlertInstance, RuleGroupState, RulesStateView};
 use crate::store::RuleStore;
+use owners::RingOwners;
 
 /// How often ownership is re-checked against the rings between two loads of the store.
 pub const RING_CHECK_PERIOD: Duration = Duration::from_secs(5);
@@ -175,27 +178,33 @@ impl Inner {
         Ok(())
     }
 
-    /// Whether this ruler evaluates `key` now.
-    fn owns(&self, key: &GroupKey) -> bool {
-        let Some(ring) = self.rings.iter().find(|r| r.signal == key.signal) else {
-            return false;
-        };
-        match ring.ring.get(key.ring_token(), Operation::Write) {
-            Ok(set) => set
-                .instances
-                .first()
-                .is_some_and(|i| i.id == ring.instance_id),
-            Err(_) => false,
-        }
+    /// Which groups this ruler evaluates now: per signal, the ring's owners at this instant and
+    /// this ruler's id in that ring.
+    fn ownership(&self) -> Vec<(Signal, RingOwners, &str)> {
+        let now = crate::group::now_ms();
+        self.rings
+            .iter()
+            .map(|r| {
+                let owners = RingOwners::new(&r.ring.token_ring(), now);
+                (r.signal, owners, r.instance_id.as_str())
+            })
+            .collect()
     }
 
     /// Starts the owned groups not running, restarts the changed ones, stops the others.
     async fn reconcile(&self) {
+        let ownership = self.ownership();
+        let owns = |key: &GroupKey| {
+            ownership
+                .iter()
+                .find(|(signal, _, _)| *signal == key.signal)
+                .is_some_and(|(_, owners, id)| owners.owner(key.ring_token()) == Some(*id))
+        };
         let wanted: BTreeMap<GroupKey, RuleGroupDesc> = self
             .loaded
             .lock()
             .iter()
-            .filter(|(key, _)| self.owns(key))
+            .filter(|(key, _)| owns(key))
             .map(|(k, d)| (k.clone(), d.clone()))
             .collect();
         let mut running = self.running.lock().await;

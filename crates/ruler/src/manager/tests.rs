@@ -148,6 +148,38 @@ async fn each_group_is_owned_by_exactly_one_ruler() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_rulers_groups_move_to_a_live_one() {
+    let (store, all) = store_with_groups(24).await;
+    let cluster = InMemoryCluster::new();
+    let r1 = ruler(&cluster, "ruler-1", store).await;
+    // A ruler that died: still ACTIVE in the ring, tokens all around it, its last heartbeat
+    // far older than the heartbeat timeout.
+    let stale = sextant_ring::gossip::now_ms() - 10 * 60 * 1000;
+    let ghost = sextant_ring::InstanceDesc {
+        id: "ghost".into(),
+        addr: "ghost:9095".into(),
+        zone: String::new(),
+        state: sextant_ring::InstanceState::Active,
+        tokens: (0..512u32).map(|i| i * (u32::MAX / 512)).collect(),
+        heartbeat_ms: stale,
+        registered_ms: stale,
+    };
+    cluster.join("ghost").cas(RING, |desc| {
+        desc.instances.insert(ghost.id.clone(), ghost);
+    });
+    wait_for_active(&r1.ring, 2).await;
+
+    r1.manager.sync().await.unwrap();
+    let owned: BTreeSet<GroupKey> = r1.manager.owned_groups().await.into_iter().collect();
+    assert_eq!(
+        owned, all,
+        "the live ruler must evaluate the dead one's groups"
+    );
+    r1.manager.stop().await.unwrap();
+    r1.lifecycler.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_state_view_shows_one_tenant_only() {
     let (store, _) = store_with_groups(6).await;
     let cluster = InMemoryCluster::new();
