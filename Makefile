@@ -41,7 +41,7 @@ test: ## Build the debug binary, then run every test that needs no external peer
 	$(DEBUG_BUILD)
 	$(CARGO) test --workspace
 
-e2e: ## Install the e2e peers (tests/setup-e2e.sh: Prometheus, s3s-fs, a Python venv with the logging clients), then run the end-to-end tests (ignored tests named e2e_*)
+e2e: ## Install the e2e peers (tests/setup-e2e.sh: Prometheus, Alertmanager, s3s-fs, a Python venv with the OpenTelemetry and logging clients), then run the end-to-end tests (ignored tests named e2e_*)
 	bash tests/setup-e2e.sh
 	$(DEBUG_BUILD)
 	$(CARGO) test --workspace --tests -- --ignored --nocapture e2e_

@@ -161,8 +161,9 @@ impl Context {
 pub enum InitError {
     #[error(transparent)]
     Graph(#[from] ServiceError),
-    #[error("initialising module {module}: {source}")]
-    Module { module: String, source: BoxError },
+    /// `reason` is shown in the message (not chained as a source, which would print it twice).
+    #[error("initialising module {module}: {reason}")]
+    Module { module: String, reason: BoxError },
 }
 
 /// Components, in the order targets list them. Most run per signal (`querier-logs`); the
@@ -380,13 +381,13 @@ fn init_ring(
 fn missing(module: &str, dependency: &str) -> InitError {
     InitError::Module {
         module: module.to_string(),
-        source: format!("module {dependency} was not initialised").into(),
+        reason: format!("module {dependency} was not initialised").into(),
     }
 }
 
 fn init_error(module: &str, e: impl Into<BoxError>) -> InitError {
     InitError::Module {
         module: module.to_string(),
-        source: e.into(),
+        reason: e.into(),
     }
 }

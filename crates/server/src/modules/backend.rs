@@ -73,10 +73,25 @@ pub(super) fn init_ruler(ctx: &mut Context) -> Result<Option<Arc<dyn Service>>, 
     let mut config = ctx.config.ruler.clone();
     config.ring = process_identity(ctx, config.ring);
     let own_http = local_http_base(&ctx.config.server.http_listen_address);
-    for address in [&mut config.query_address, &mut config.push_address] {
-        if address.is_empty() {
-            address.clone_from(&own_http);
+    let addresses = [
+        (&mut config.query_address, "querier", "ruler.query_address"),
+        (
+            &mut config.push_address,
+            "distributor",
+            "ruler.push_address",
+        ),
+    ];
+    for (address, serves_it, key) in addresses {
+        if !address.is_empty() {
+            continue;
         }
+        if !ctx.runs_component(serves_it) {
+            let reason = format!(
+                "{key} must be set (the base URL of a {serves_it}) when this process runs no {serves_it}"
+            );
+            return Err(init_error(MODULE, reason));
+        }
+        address.clone_from(&own_http);
     }
     let mut services: Vec<Arc<dyn Service>> = Vec::new();
     let mut rings = Vec::new();
