@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what `make e2e` needs beyond the Rust toolchain: a real Prometheus server (Debian
-# package `prometheus`, binary /usr/bin/prometheus), a Python venv with the logging clients of
+# package `prometheus`, binary /usr/bin/prometheus), a real Alertmanager for the ruler tests
+# (package `prometheus-alertmanager`, binary /usr/bin/prometheus-alertmanager), a Python venv with the logging clients of
 # tests/tests/logs_clients.rs (python-logging-loki and the OpenTelemetry SDK, pinned in
 # tests/python/requirements.txt) and s3s-fs. Idempotent: does nothing for what is already there.
 # Runs as root (or through sudo) on Debian bookworm.
 set -euo pipefail
 
 # python3-venv: Debian's python3 cannot create a venv (no ensurepip, so no pip) without it.
-PACKAGES=(prometheus python3-venv)
+PACKAGES=(prometheus prometheus-alertmanager python3-venv)
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -68,6 +69,14 @@ main() {
         exit 1
     fi
     "$bin" --version 2>&1 | head -n 1
+    # Same for prometheus-alertmanager (a service on :9093); tests/src/alertmanager.rs starts
+    # its own on free ports without clustering.
+    local am_bin="${ALERTMANAGER_BIN:-$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)}"
+    if [ ! -x "$am_bin" ]; then
+        log "alertmanager binary not found after install (looked for ${am_bin})"
+        exit 1
+    fi
+    "$am_bin" --version 2>&1 | head -n 1
     install_python_clients
     install_s3s_fs
 }

@@ -87,6 +87,25 @@ impl Cluster {
             .await
     }
 
+    /// `POST <path>` on every ingester (`/ingester/flush`, `/ingester/logs/flush`,
+    /// `/ingester/traces/flush`): cut and upload what their heads hold now.
+    pub async fn flush_ingesters(&self, path: &str) -> Result<()> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        for ingester in &self.ingesters {
+            let response = http.post(ingester.url(path)).send().await?;
+            let status = response.status();
+            anyhow::ensure!(
+                status.is_success(),
+                "{}: POST {path}: {status} {}",
+                ingester.name(),
+                response.text().await?
+            );
+        }
+        Ok(())
+    }
+
     /// The distributor's OTLP gRPC listener.
     pub fn otlp_grpc_addr(&self) -> std::net::SocketAddr {
         self.distributor.otlp_grpc_addr()

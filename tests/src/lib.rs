@@ -4,6 +4,14 @@
 //! Map:
 //! - [`process`]: finding the binary, one [`SextantProcess`] (spawn, wait ready, kill -9,
 //!   SIGTERM, restart with the same data dir, kill on drop) and its [`ProcessSpec`].
+//! - [`bucket`]: the blocks, metas and bucket index of a filesystem bucket, as the compactor
+//!   tests check them.
+//! - [`alertmanager`]: a real Alertmanager and its v2 alerts API, for the ruler tests.
+//! - [`answers`]: querier answers (Prometheus, Loki, Tempo search), order-normalized for
+//!   comparison.
+//! - [`compactor`]: the processes of the compactor tests (flags, start, wait until compacted).
+//! - [`downsampling`]: raw metrics blocks written straight into a bucket, the querier's
+//!   fetched-bytes counter by label, for the downsampling test.
 //! - [`cluster`]: a distributor plus N ingesters joined by gossip ([`Cluster`]).
 //! - [`remote_write`]: building remote-write 1.0 / 2.0 requests and pushing them.
 //! - [`query`]: reading an ingester's in-memory data through its gRPC `QueryStream`.
@@ -19,7 +27,12 @@
 //! The scenarios live in `tests/*.rs`; each needs the binary built first
 //! (`cargo build -p sextant-server`, or point `SEXTANT_BIN` at one).
 
+pub mod alertmanager;
+pub mod answers;
+pub mod bucket;
 pub mod cluster;
+pub mod compactor;
+pub mod downsampling;
 pub mod ports;
 pub mod process;
 pub mod prometheus;

@@ -69,6 +69,15 @@ pub enum TempoFormat {
     Protobuf,
 }
 
+/// An OTLP attribute.
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -434,14 +443,6 @@ mod tests {
     use super::*;
     use sextant_proto::otlp::resource::v1::Resource;
     use sextant_proto::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
-
-    fn kv(key: &str, value: any_value::Value) -> KeyValue {
-        KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..Default::default()
-        }
-    }
 
     fn sample() -> TracesData {
         let span = Span {
