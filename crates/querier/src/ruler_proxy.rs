@@ -31,8 +31,7 @@ pub fn ruler_proxy_router(base: &str) -> Router {
     Router::new()
         .route("/prometheus/api/v1/rules", get(forward))
         .route("/prometheus/api/v1/alerts", get(forward))
-        .route("/api/v1/rules", get(forward))
-        .route("/api/v1/alerts", get(forward))
+        .route("/api/v1/rules", any(forward))
         .route("/prometheus/config/v1/rules", any(forward))
         .route("/prometheus/config/v1/rules/{*rest}", any(forward))
         .route("/api/v1/rules/{*rest}", any(forward))
@@ -134,7 +133,7 @@ mod tests {
                 "name: g\nrules: []\n",
             ),
             ("DELETE", "/loki/api/v1/rules/ns/g", ""),
-            ("GET", "/api/v1/alerts", ""),
+            ("GET", "/api/v1/rules", ""),
         ];
         for (method, path, body) in cases {
             let request = Request::builder()

@@ -23,10 +23,11 @@ use crate::validate::{validate_group, validate_namespace_name};
 type Shared = Arc<RulesApiState>;
 
 /// The path prefixes of the configuration API, with their signal and whether the bare prefix
-/// lists all namespaces (`/api/v1/rules` itself is the Prometheus read API instead).
+/// lists all namespaces: Mimir's, Cortex's (`/api/v1/rules`, what cortextool calls; the
+/// Prometheus read API is under `/prometheus/api/v1/`) and Loki's.
 const PREFIXES: [(&str, Signal, bool); 3] = [
     ("/prometheus/config/v1/rules", Signal::Metrics, true),
-    ("/api/v1/rules", Signal::Metrics, false),
+    ("/api/v1/rules", Signal::Metrics, true),
     ("/loki/api/v1/rules", Signal::Logs, true),
 ];
 

@@ -24,13 +24,9 @@ type Shared = Arc<RulesApiState>;
 const RULE_SIGNALS: [Signal; 2] = [Signal::Metrics, Signal::Logs];
 
 pub(super) fn routes() -> Router<Shared> {
-    let mut router = Router::new();
-    for prefix in ["/prometheus/api/v1", "/api/v1"] {
-        router = router
-            .route(&format!("{prefix}/rules"), get(rules_handler))
-            .route(&format!("{prefix}/alerts"), get(alerts_handler));
-    }
-    router
+    Router::new()
+        .route("/prometheus/api/v1/rules", get(rules_handler))
+        .route("/prometheus/api/v1/alerts", get(alerts_handler))
 }
 
 /// Which rules `/api/v1/rules` returns.

@@ -478,13 +478,11 @@ async fn read_api_filters() {
         ("?file[]=ns&type=record", &["job:up:sum"]),
         ("?rule_name[]=nothing", &[]),
     ];
-    for path in ["/prometheus/api/v1/rules", "/api/v1/rules"] {
-        for (query, want) in cases {
-            let (status, body) =
-                call(&r, Method::GET, &format!("{path}{query}"), Some("a"), "").await;
-            assert_eq!(status, StatusCode::OK, "{query}: {body}");
-            assert_eq!(rule_names(&body), want, "{path}{query}");
-        }
+    let path = "/prometheus/api/v1/rules";
+    for (query, want) in cases {
+        let (status, body) = call(&r, Method::GET, &format!("{path}{query}"), Some("a"), "").await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        assert_eq!(rule_names(&body), want, "{path}{query}");
     }
     let (_, body) = call(
         &r,
@@ -511,7 +509,7 @@ async fn read_api_filters() {
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["errorType"], "bad_data");
 
-    let (status, body) = call(&r, Method::GET, "/api/v1/alerts", Some("a"), "").await;
+    let (status, body) = call(&r, Method::GET, "/prometheus/api/v1/alerts", Some("a"), "").await;
     assert_eq!(status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     let names: Vec<_> = json["data"]["alerts"]
@@ -521,4 +519,24 @@ async fn read_api_filters() {
         .map(|a| a["labels"]["alertname"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Down", "Errors"]);
+}
+
+#[tokio::test]
+async fn cortex_path_lists_every_namespace_as_yaml() {
+    let r = router();
+    let (status, _) = call(&r, Method::GET, "/api/v1/rules", Some("a"), "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no rule groups yet");
+    let (status, _) = call(&r, Method::POST, "/api/v1/rules/ns", Some("a"), GROUP).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = call(&r, Method::GET, "/api/v1/rules", Some("a"), "").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: std::collections::BTreeMap<String, Vec<crate::rule_file::RuleGroupDesc>> =
+        serde_yaml::from_str(&body).unwrap();
+    assert_eq!(listed["ns"].len(), 1, "{body}");
+    let (status, _) = call(&r, Method::GET, "/api/v1/rules", Some("b"), "").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "tenant b sees none of a's rules"
+    );
 }
