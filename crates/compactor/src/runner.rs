@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sextant_model::{Signal, TenantId};
 use sextant_storage::block_id::block_id_time_ms;
@@ -128,13 +129,41 @@ pub(crate) async fn download_block(
         files: Default::default(),
     };
     for file in compaction.data_files().iter().chain([&META_FILE]) {
-        let key = block_object_key(signal, tenant, block_id, file);
-        let bytes = async { store.get(&key).await?.bytes().await }
-            .await
-            .map_err(|e| storage_error("downloading a block", signal, tenant)(e.into()))?;
+        let bytes = get_block_file(store, signal, tenant, block_id, file).await?;
         block.files.insert((*file).to_owned(), bytes);
     }
     Ok(block)
+}
+
+/// Downloads one file of a block.
+pub(crate) async fn get_block_file(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+    block_id: &str,
+    file: &str,
+) -> Result<Bytes, CompactorError> {
+    let key = block_object_key(signal, tenant, block_id, file);
+    async { store.get(&key).await?.bytes().await }
+        .await
+        .map_err(|e| storage_error("downloading a block", signal, tenant)(e.into()))
+}
+
+/// Uploads one file of a new block.
+pub(crate) async fn put_block_file(
+    store: &dyn ObjectStore,
+    signal: Signal,
+    tenant: &TenantId,
+    block_id: &str,
+    file: &str,
+    bytes: Bytes,
+) -> Result<(), CompactorError> {
+    let key = block_object_key(signal, tenant, block_id, file);
+    store
+        .put(&key, PutPayload::from(bytes))
+        .await
+        .map(|_| ())
+        .map_err(|e| storage_error("uploading a block", signal, tenant)(e.into()))
 }
 
 /// Uploads a block's files in their order (`meta.json` last: the block is complete once it
@@ -147,11 +176,7 @@ pub(crate) async fn upload_block(
     block: &MergedBlock,
 ) -> Result<(), CompactorError> {
     for (file, bytes) in &block.files {
-        let key = block_object_key(signal, tenant, block_id, file);
-        store
-            .put(&key, PutPayload::from(bytes.clone()))
-            .await
-            .map_err(|e| storage_error("uploading a block", signal, tenant)(e.into()))?;
+        put_block_file(store, signal, tenant, block_id, file, bytes.clone()).await?;
     }
     Ok(())
 }

@@ -13,17 +13,18 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::ObjectStore;
 use sextant_logs::block::{rewrite_logs_block, LogsBlockFiles, LogsBlockMeta, LogsMergeTarget};
 use sextant_logs::chunk::{DEFAULT_CHUNK_BLOCK_BYTES, DEFAULT_CHUNK_TARGET_BYTES};
 use sextant_metrics::block::{
     rewrite_metrics_block, BlockMeta, MetricsBlockSourceFiles, MetricsMergeOptions,
 };
 use sextant_model::{Labels, Signal, TenantId};
-use sextant_storage::keys::block_object_key;
-use sextant_storage::{mark_block_for_deletion, new_block_id, StorageError};
+use sextant_storage::{mark_block_for_deletion, new_block_id};
 
 use crate::error::{storage_error, CompactorError};
+pub(crate) use crate::runner::blocking;
+use crate::runner::{get_block_file, put_block_file};
 
 /// The files of metrics and logs blocks (both engines use these names).
 pub(crate) const META_FILE: &str = sextant_logs::block::META_FILE;
@@ -82,16 +83,8 @@ impl<'a> BlockRewriter<'a> {
     ) -> Result<BlockFiles, CompactorError> {
         let mut out = BlockFiles::new();
         for &file in files {
-            let key = block_object_key(self.signal, self.tenant, block_id, file);
-            let bytes = match self.store.get(&key).await {
-                Ok(result) => result.bytes().await,
-                Err(e) => Err(e),
-            };
-            let bytes = bytes.map_err(StorageError::from).map_err(storage_error(
-                "downloading a block",
-                self.signal,
-                self.tenant,
-            ))?;
+            let bytes =
+                get_block_file(self.store, self.signal, self.tenant, block_id, file).await?;
             out.insert(file, bytes);
         }
         Ok(out)
@@ -104,12 +97,7 @@ impl<'a> BlockRewriter<'a> {
         files: Vec<(&'static str, Bytes)>,
     ) -> Result<(), CompactorError> {
         for (file, bytes) in files {
-            let key = block_object_key(self.signal, self.tenant, block_id, file);
-            self.store
-                .put(&key, PutPayload::from(bytes))
-                .await
-                .map_err(StorageError::from)
-                .map_err(storage_error("uploading a block", self.signal, self.tenant))?;
+            put_block_file(self.store, self.signal, self.tenant, block_id, file, bytes).await?;
         }
         Ok(())
     }
@@ -252,13 +240,4 @@ impl<'a> BlockRewriter<'a> {
             reason: format!("rewriting: {e}"),
         }
     }
-}
-
-/// Runs CPU-bound work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CompactorError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CompactorError::Task(e.to_string()))
 }
