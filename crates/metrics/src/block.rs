@@ -10,7 +10,8 @@
 //!   chunks into chunks of up to that many samples ([`BLOCK_CHUNK_MAX_SAMPLES`] for cut blocks).
 //! - `index`: [`BlockIndex`] parses the index and answers matchers through postings.
 //! - `merge`: [`merge_blocks`] merges blocks of one tenant into one, dropping replica
-//!   duplicates (vertical compaction).
+//!   duplicates (vertical compaction); downsampled blocks of one resolution merge with their
+//!   windows combined again.
 //! - `rewrite`: [`rewrite_metrics_block`] drops a block's samples older than a cutoff
 //!   (retention), through the merge's walk.
 //! - `downsample`: [`downsample_block`] writes a block's 5m or 1h aggregates (see
@@ -126,6 +127,8 @@ pub enum BlockError {
          (the target must be a coarser multiple)"
     )]
     UnsupportedResolution { source_ms: i64, target_ms: i64 },
+    #[error("cannot merge blocks of resolutions {a_ms} ms and {b_ms} ms")]
+    MixedResolutions { a_ms: i64, b_ms: i64 },
 }
 
 impl BlockError {
@@ -140,7 +143,8 @@ impl BlockError {
             | BlockError::Checksum { .. }
             | BlockError::Corrupt(_)
             | BlockError::Chunk(_)
-            | BlockError::UnsupportedResolution { .. } => ErrorKind::Internal,
+            | BlockError::UnsupportedResolution { .. }
+            | BlockError::MixedResolutions { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -17,14 +17,21 @@
 //! `counter` keeps a subsequence of the raw samples: the first and last of each window plus
 //! both samples of every pair that is not an increase (a reset, or a NaN). Every dropped
 //! stretch therefore never decreases, so the first and last values, the timestamps and the
-//! resets `rate`/`increase` see over whole windows are exactly the raw ones. A window where
-//! that keeps more than four points (a positive gauge, several resets) becomes four: first
-//! sample, the sum of the pre-reset values, one value below it, last sample (same increase up
-//! to rounding). The first and last values of a window stay raw rather than reset-adjusted
-//! (unlike Thanos), so blocks, resolutions and raw samples concatenate without a correction
-//! at their borders, and `rate`'s extrapolation sees the raw first value. What the points
-//! lose is the number of samples, which that extrapolation also needs: the engine reads it
-//! from the `count` aggregate.
+//! resets `rate`/`increase` see over whole windows are exactly the raw ones. The low sample
+//! after a reset is dropped too when the counter stays below the pre-reset value up to the
+//! next kept point (the drop to that point adds the same). A window where that keeps more
+//! than four points (a positive gauge, several resets) becomes three or four: first sample,
+//! the sum of the pre-reset values, a value below it unless the last sample is, last sample
+//! (same increase up to rounding). The first and last values of a window stay raw rather
+//! than reset-adjusted (unlike Thanos), so blocks, resolutions and raw samples concatenate
+//! without a correction at their borders, and `rate`'s extrapolation sees the raw first
+//! value. What the points lose is the number of samples, which that extrapolation also
+//! needs: the engine reads it from the `count` aggregate.
+//!
+//! A block stores the counter aggregate as three series, so that each has regular
+//! timestamps and smooth values and compresses well: `counter` (each window's last point),
+//! [`AGGREGATE_COUNTER_FIRST`] (each window's first point, when it is not also its last) and
+//! [`AGGREGATE_COUNTER_INNER`] (the points between, around resets); a read merges them.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,11 +59,16 @@ pub const AGGREGATE_LABEL: &str = "__sextant_aggr__";
 /// native histograms unchanged (they belong to every aggregate, see [`raw_as_aggregate`]).
 pub const AGGREGATE_RAW: &str = "raw";
 
-/// The [`AGGREGATE_LABEL`] of the counter points other than each window's last (the window's
-/// first sample, and both sides of resets). A block stores the counter aggregate as two
-/// series, `counter` (one point per window, at its last sample) and this one, so that each
-/// has regular timestamps and smooth values and compresses well; a read merges them.
+/// The [`AGGREGATE_LABEL`] of the counter points between each window's first and last
+/// (around resets): see the module doc.
 pub const AGGREGATE_COUNTER_INNER: &str = "counter_inner";
+
+/// The [`AGGREGATE_LABEL`] of each window's first counter point when the window has more
+/// than one: see the module doc.
+pub const AGGREGATE_COUNTER_FIRST: &str = "counter_first";
+
+/// The [`AGGREGATE_LABEL`] values whose series together hold the counter aggregate.
+pub const COUNTER_SERIES: [&str; 3] = ["counter", AGGREGATE_COUNTER_FIRST, AGGREGATE_COUNTER_INNER];
 
 /// One aggregate of a downsampled series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 use sextant_model::Labels;
 
+use super::merge::{histogram_chunks, keep_first_per_timestamp, next_series, Cursor};
 use super::{
     read_chunk, read_histogram_chunk, BlockCompaction, BlockDownsample, BlockError, BlockIndex,
     BlockMeta, BlockSource, BlockWriter, ChunkMeta, EncodedBlock, MetricsBlockSourceFiles,
@@ -16,8 +17,8 @@ use crate::chunk::{HistogramChunk, XorAppender, XorChunk};
 use std::collections::BTreeMap;
 
 use crate::downsample::{
-    downsample_points, window_end, MetricsAggregate, AGGREGATE_COUNTER_INNER, AGGREGATE_LABEL,
-    AGGREGATE_RAW,
+    downsample_points, window_end, MetricsAggregate, AGGREGATE_COUNTER_FIRST,
+    AGGREGATE_COUNTER_INNER, AGGREGATE_LABEL, AGGREGATE_RAW, COUNTER_SERIES,
 };
 use crate::promql::value::is_stale_nan;
 
@@ -61,25 +62,116 @@ pub fn downsample_block(
             downsample_raw(series, resolution_ms, &mut out);
             continue;
         }
-        match series.labels.get(AGGREGATE_LABEL) {
-            Some(value) if value == MetricsAggregate::Counter.as_str() => {}
-            Some(AGGREGATE_COUNTER_INNER) => {}
-            _ => {
-                out.push(downsample_aggregate(series, resolution_ms)?);
+        if is_counter_series(&series.labels) {
+            let base = without_aggregate(&series.labels);
+            counters.entry(base).or_default().extend(series.floats);
+            continue;
+        }
+        out.push(downsample_aggregate(series, resolution_ms)?);
+    }
+    out.extend(counters_at(counters, resolution_ms));
+    // a raw series' aggregate label sorts among its other labels
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let sources = match meta.compaction.sources.is_empty() {
+        true => vec![meta.block_id.clone()],
+        false => meta.compaction.sources.clone(),
+    };
+    let source = BlockSource {
+        block_id: target.block_id.clone(),
+        tenant: meta.tenant.clone(),
+        source_ingester: target.source_ingester.clone(),
+        compaction: BlockCompaction {
+            level: meta.compaction.level,
+            sources,
+        },
+    };
+    let range = (meta.stats.series > 0).then_some((meta.min_time_ms, meta.max_time_ms));
+    let max = target.chunk_max_samples.clamp(1, usize::from(u16::MAX));
+    write_block(out, source, range, resolution_ms, max)
+}
+
+/// How [`super::merge_blocks`] merges downsampled sources of one resolution: each series'
+/// points from every source (one per timestamp, the first source's), then each aggregate's
+/// windows combined again at the resolution, so a window split between two sources becomes
+/// one point. The counter's series are collected over the whole walk (they do not sort next
+/// to each other), like [`downsample_block`] does.
+pub(super) struct DownsampledMerge {
+    pub(super) resolution_ms: i64,
+    pub(super) chunk_max_samples: usize,
+    /// Points before this are dropped (a retention rewrite).
+    pub(super) keep_from_ms: i64,
+}
+
+impl DownsampledMerge {
+    pub(super) fn merge(
+        &self,
+        cursors: &mut [Cursor<'_>],
+        source: BlockSource,
+        range: Option<(i64, i64)>,
+    ) -> Result<EncodedBlock, BlockError> {
+        let mut out = Vec::new();
+        let mut counters: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
+        let (mut floats, mut histograms) = (Vec::new(), Vec::new());
+        while let Some((labels, members)) = next_series(cursors)? {
+            floats.clear();
+            histograms.clear();
+            for member in &members {
+                member.read_into(&mut floats, &mut histograms)?;
+            }
+            floats.retain(|s| s.0 >= self.keep_from_ms);
+            histograms.retain(|h| h.timestamp_ms >= self.keep_from_ms);
+            keep_first_per_timestamp(&mut floats, |s| s.0);
+            keep_first_per_timestamp(&mut histograms, |h| h.timestamp_ms);
+            if is_counter_series(&labels) {
+                let base = without_aggregate(&labels);
+                counters.entry(base).or_default().extend_from_slice(&floats);
                 continue;
             }
+            let series = BlockSeries {
+                labels,
+                floats: floats.clone(),
+                histograms: histogram_chunks(&histograms, self.chunk_max_samples)?,
+            };
+            let series = downsample_aggregate(series, self.resolution_ms)?;
+            if !series.floats.is_empty() || !series.histograms.is_empty() {
+                out.push(series);
+            }
         }
-        let base = without_aggregate(&series.labels);
-        counters.entry(base).or_default().extend(series.floats);
+        out.extend(counters_at(counters, self.resolution_ms));
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let range = range.map(|(min, max)| (min.max(self.keep_from_ms), max));
+        let block = write_block(
+            out,
+            source,
+            range,
+            self.resolution_ms,
+            self.chunk_max_samples,
+        )?;
+        Ok(block)
     }
+}
+
+/// Whether a downsampled series holds part of the counter aggregate.
+fn is_counter_series(labels: &Labels) -> bool {
+    labels
+        .get(AGGREGATE_LABEL)
+        .is_some_and(|v| COUNTER_SERIES.contains(&v))
+}
+
+/// The counter aggregate at `resolution_ms` of each series' merged counter points (of any
+/// of its stored series), as the series to store.
+fn counters_at(
+    counters: BTreeMap<Labels, Vec<(i64, f64)>>,
+    resolution_ms: i64,
+) -> Vec<BlockSeries> {
+    let mut out = Vec::new();
     for (labels, mut points) in counters {
         points.sort_by_key(|&(t, _)| t);
+        points.dedup_by_key(|p| p.0);
         let points = downsample_points(&points, resolution_ms, MetricsAggregate::Counter);
         out.extend(counter_series(&labels, points, resolution_ms));
     }
-    // a raw series' aggregate label sorts among its other labels
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    write_block(&meta, out, resolution_ms, target)
+    out
 }
 
 /// One series read from the source, or to write.
@@ -173,37 +265,41 @@ fn downsample_aggregate(
     })
 }
 
-/// The counter aggregate's points as its two stored series: each window's last point under
-/// `counter`, the others under [`AGGREGATE_COUNTER_INNER`] (left out when empty).
+/// The counter aggregate's points as its stored series: each window's last point under
+/// `counter`, its first (when not also its last) under [`AGGREGATE_COUNTER_FIRST`] and the
+/// others under [`AGGREGATE_COUNTER_INNER`] (empty ones left out).
 fn counter_series(
     labels: &Labels,
     points: Vec<(i64, f64)>,
     resolution_ms: i64,
 ) -> Vec<BlockSeries> {
-    let mut last = Vec::new();
-    let mut inner = Vec::new();
-    for (i, &(t, f)) in points.iter().enumerate() {
-        let next_window = points
-            .get(i + 1)
-            .map(|&(next, _)| window_end(next, resolution_ms));
-        match next_window == Some(window_end(t, resolution_ms)) {
-            true => inner.push((t, f)),
-            false => last.push((t, f)),
+    let (mut last, mut first, mut inner) = (Vec::new(), Vec::new(), Vec::new());
+    let window =
+        |i: usize| -> Option<i64> { points.get(i).map(|&(t, _)| window_end(t, resolution_ms)) };
+    for (i, &point) in points.iter().enumerate() {
+        let this = window(i);
+        if window(i + 1) != this {
+            last.push(point);
+        } else if i == 0 || window(i - 1) != this {
+            first.push(point);
+        } else {
+            inner.push(point);
         }
     }
-    let mut out = vec![BlockSeries {
-        labels: with_aggregate(labels, MetricsAggregate::Counter.as_str()),
-        floats: last,
-        histograms: Vec::new(),
-    }];
-    if !inner.is_empty() {
-        out.push(BlockSeries {
-            labels: with_aggregate(labels, AGGREGATE_COUNTER_INNER),
-            floats: inner,
+    let parts = [
+        (MetricsAggregate::Counter.as_str(), last),
+        (AGGREGATE_COUNTER_FIRST, first),
+        (AGGREGATE_COUNTER_INNER, inner),
+    ];
+    parts
+        .into_iter()
+        .filter(|(_, floats)| !floats.is_empty())
+        .map(|(value, floats)| BlockSeries {
+            labels: with_aggregate(labels, value),
+            floats,
             histograms: Vec::new(),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 fn without_aggregate(labels: &Labels) -> Labels {
@@ -222,35 +318,24 @@ fn with_aggregate(labels: &Labels, value: &str) -> Labels {
     Labels::from_pairs(pairs)
 }
 
-/// Writes the sorted series; the meta names the source's range, level and sources.
+/// Writes the sorted series as a block of `resolution_ms` named by `source`, over `range`
+/// (the sources' time range) when it holds a series.
 fn write_block(
-    source: &BlockMeta,
     series: Vec<BlockSeries>,
+    source: BlockSource,
+    range: Option<(i64, i64)>,
     resolution_ms: i64,
-    target: &MetricsMergeOptions,
+    chunk_max_samples: usize,
 ) -> Result<EncodedBlock, BlockError> {
-    let max = target.chunk_max_samples.clamp(1, usize::from(u16::MAX));
-    let mut writer = BlockWriter::with_chunk_max_samples(max);
+    let mut writer = BlockWriter::with_chunk_max_samples(chunk_max_samples);
     for s in &series {
         writer.add_series_with_histograms(&s.labels, &xor_chunks(&s.floats), &s.histograms)?;
     }
-    let sources = match source.compaction.sources.is_empty() {
-        true => vec![source.block_id.clone()],
-        false => source.compaction.sources.clone(),
-    };
-    let mut block = writer.finish(BlockSource {
-        block_id: target.block_id.clone(),
-        tenant: source.tenant.clone(),
-        source_ingester: target.source_ingester.clone(),
-        compaction: BlockCompaction {
-            level: source.compaction.level,
-            sources,
-        },
-    });
+    let mut block = writer.finish(source);
     block.meta.downsample = BlockDownsample { resolution_ms };
-    if source.stats.series > 0 {
-        block.meta.min_time_ms = source.min_time_ms;
-        block.meta.max_time_ms = source.max_time_ms;
+    if let Some((min, max)) = range.filter(|_| block.meta.stats.series > 0) {
+        block.meta.min_time_ms = min;
+        block.meta.max_time_ms = max;
     }
     Ok(block)
 }

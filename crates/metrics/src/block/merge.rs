@@ -11,9 +11,16 @@
 //! (Prometheus and Mimir keep the first too). Exact replica duplicates therefore disappear, and
 //! on a conflicting value the outcome is deterministic for a given source order. Float chunks
 //! are re-encoded by [`BlockWriter`] (XOR or decimal, whichever is smaller).
+//!
+//! Downsampled sources (all of one resolution; mixing resolutions is an error) merge the same
+//! way, and then each aggregate's windows are combined again at that resolution: a window
+//! split between two sources (a sample at a block's first millisecond belongs to the window
+//! ending there, in the block before) becomes one point, as in a block downsampled from the
+//! merged raw data (see `super::downsample`).
 
 use sextant_model::Labels;
 
+use super::downsample::DownsampledMerge;
 use super::{
     read_chunk, read_histogram_chunk, BlockCompaction, BlockError, BlockIndex, BlockMeta,
     BlockSource, BlockWriter, ChunkMeta, EncodedBlock, SeriesRef, BLOCK_CHUNK_MAX_SAMPLES,
@@ -85,6 +92,24 @@ pub(super) fn merge_blocks_from(
     let block_source = merged_source(&metas, options)?;
     let time_range = merged_time_range(&metas);
     let max = options.chunk_max_samples.clamp(1, usize::from(u16::MAX));
+    let resolution_ms = metas[0].downsample.resolution_ms;
+    if let Some(other) = metas
+        .iter()
+        .find(|m| m.downsample.resolution_ms != resolution_ms)
+    {
+        return Err(BlockError::MixedResolutions {
+            a_ms: resolution_ms,
+            b_ms: other.downsample.resolution_ms,
+        });
+    }
+    if resolution_ms > 0 {
+        let merged = DownsampledMerge {
+            resolution_ms,
+            chunk_max_samples: max,
+            keep_from_ms,
+        };
+        return merged.merge(&mut cursors, block_source, time_range);
+    }
     let mut writer = BlockWriter::with_chunk_max_samples(max);
     let mut floats = Vec::new();
     let mut histograms = Vec::new();
@@ -118,7 +143,7 @@ pub(super) fn merge_blocks_from(
 }
 
 /// One source being walked in label order.
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     meta: BlockMeta,
     index: BlockIndex,
     chunks: &'a [u8],
@@ -128,7 +153,7 @@ struct Cursor<'a> {
 }
 
 /// The chunks one source holds for the series being merged.
-struct Member<'a> {
+pub(super) struct Member<'a> {
     chunks: &'a [u8],
     floats: Vec<ChunkMeta>,
     histograms: Vec<ChunkMeta>,
@@ -173,7 +198,7 @@ impl<'a> Cursor<'a> {
 
 impl Member<'_> {
     /// Appends the member's float samples and histograms (unsorted across members).
-    fn read_into(
+    pub(super) fn read_into(
         &self,
         floats: &mut Vec<(i64, f64)>,
         histograms: &mut Vec<Histogram>,
@@ -195,7 +220,7 @@ impl Member<'_> {
 
 /// The smallest label set among the cursors' heads and every source's chunks for it (in source
 /// order); `None` when all sources are exhausted.
-fn next_series<'a>(
+pub(super) fn next_series<'a>(
     cursors: &mut [Cursor<'a>],
 ) -> Result<Option<(Labels, Vec<Member<'a>>)>, BlockError> {
     let Some(labels) = cursors
@@ -217,7 +242,7 @@ fn next_series<'a>(
 
 /// Sorts by timestamp (stable, so equal timestamps stay in source order) and keeps the first
 /// item of each timestamp.
-fn keep_first_per_timestamp<T>(items: &mut Vec<T>, time: impl Fn(&T) -> i64) {
+pub(super) fn keep_first_per_timestamp<T>(items: &mut Vec<T>, time: impl Fn(&T) -> i64) {
     items.sort_by_key(&time);
     items.dedup_by(|later, first| time(later) == time(first));
 }
@@ -240,7 +265,7 @@ fn xor_chunks(samples: &[(i64, f64)]) -> Vec<XorChunk> {
 
 /// Sorted, unique histograms in equal chunks of at most `max` (≤ `u16::MAX`), like the
 /// writer cuts float chunks.
-fn histogram_chunks(
+pub(super) fn histogram_chunks(
     histograms: &[Histogram],
     max: usize,
 ) -> Result<Vec<HistogramChunk>, BlockError> {

@@ -136,9 +136,9 @@ fn load(stores: &mut Stores, block: &EncodedBlock) {
     let mut loaded: BTreeMap<(MetricsAggregate, Labels), Vec<(i64, f64)>> = BTreeMap::new();
     for i in 0..index.num_series() {
         let (labels, chunks) = index.series(SeriesRef(i as u32)).unwrap();
-        // the counter's two stored series load into one, as the querier merges them
+        // the counter's stored series load into one, as the querier merges them
         let aggregate = match labels.get(AGGREGATE_LABEL).unwrap() {
-            crate::downsample::AGGREGATE_COUNTER_INNER => MetricsAggregate::Counter,
+            name if crate::downsample::COUNTER_SERIES.contains(&name) => MetricsAggregate::Counter,
             name => MetricsAggregate::parse(name).unwrap(),
         };
         let base = Labels::from_pairs(

@@ -169,8 +169,9 @@ fn counter_compacts_windows_with_many_resets() {
         (7, 4.0),
     ];
     let got = downsample_points(&input, 10, MetricsAggregate::Counter);
-    // resets add 5 + 6 + 7 = 18; 4 - 5 + 18 = 17 either way
-    assert_eq!(got, vec![(1, 5.0), (2, 18.0), (3, 4.0), (7, 4.0)]);
+    // resets add 5 + 6 + 7 = 18; 4 - 5 + 18 = 17 either way; the last value is below 18,
+    // so the drop to it is the one reset
+    assert_eq!(got, vec![(1, 5.0), (2, 18.0), (7, 4.0)]);
     assert!(same_increase(
         counter_increase(&got),
         counter_increase(&input)
@@ -183,10 +184,50 @@ fn counter_compacts_windows_with_many_resets() {
         counter_increase(&got),
         counter_increase(&input)
     ));
-    // negative values: the subsequence stays
+    // negative values: not compacted, only the lows after resets go
     let input = [(1, -1.0), (2, -3.0), (3, -2.0), (4, -5.0), (5, -4.0)];
     let got = downsample_points(&input, 10, MetricsAggregate::Counter);
-    assert_eq!(got, input.to_vec());
+    assert_eq!(got, vec![(1, -1.0), (3, -2.0), (5, -4.0)]);
+    assert!(same_increase(
+        counter_increase(&got),
+        counter_increase(&input)
+    ));
+}
+
+#[test]
+fn counter_drops_the_low_after_a_reset_while_below_the_pre_reset_value() {
+    // (name, input, kept points)
+    type Case = (&'static str, Vec<(i64, f64)>, Vec<(i64, f64)>);
+    let cases: [Case; 4] = [
+        (
+            "still below 8 at the last point: the drop 8 -> 6 adds 6 like 8 -> 1 -> 6",
+            vec![(1, 5.0), (2, 8.0), (3, 1.0), (4, 3.0), (5, 6.0)],
+            vec![(1, 5.0), (2, 8.0), (5, 6.0)],
+        ),
+        (
+            "back above 8: the low stays",
+            vec![(1, 5.0), (2, 8.0), (3, 1.0), (4, 3.0), (5, 9.0)],
+            vec![(1, 5.0), (2, 8.0), (3, 1.0), (5, 9.0)],
+        ),
+        (
+            "the reset is the last sample",
+            vec![(1, 5.0), (2, 8.0), (3, 1.0)],
+            vec![(1, 5.0), (2, 8.0), (3, 1.0)],
+        ),
+        (
+            "two resets, the second pre-reset value below the first: one low goes",
+            vec![(1, 5.0), (2, 8.0), (3, 1.0), (4, 4.0), (5, 2.0), (6, 3.0)],
+            vec![(1, 5.0), (2, 8.0), (4, 4.0), (6, 3.0)],
+        ),
+    ];
+    for (name, input, want) in cases {
+        let got = downsample_points(&input, 10, MetricsAggregate::Counter);
+        assert_eq!(got, want, "{name}");
+        assert!(
+            same_increase(counter_increase(&got), counter_increase(&input)),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -58,9 +58,9 @@ fn fold(window: &[(i64, f64)], better: fn(f64, f64) -> bool) -> f64 {
 }
 
 /// The window's first and last samples and both samples of every pair that is not an
-/// increase (a counter reset or a NaN), in time order; when that is more than four points
-/// (a gauge, or a counter with several resets), the four of [`compact_counter`] if they
-/// apply.
+/// increase (a counter reset or a NaN), in time order, less the lows of
+/// [`drop_redundant_lows`]; when that is more than four points (a gauge, or a counter with
+/// several resets), the three or four of [`compact_counter`] if they apply.
 fn counter(window: &[(i64, f64)], out: &mut Vec<(i64, f64)>) {
     let start = out.len();
     let last = window.len() - 1;
@@ -70,6 +70,7 @@ fn counter(window: &[(i64, f64)], out: &mut Vec<(i64, f64)>) {
             out.push(point);
         }
     }
+    drop_redundant_lows(out, start);
     if out.len() - start > 4 {
         if let Some(compact) = compact_counter(window) {
             out.truncate(start);
@@ -78,14 +79,33 @@ fn counter(window: &[(i64, f64)], out: &mut Vec<(i64, f64)>) {
     }
 }
 
-/// Four points that `rate` reads like the whole window (at least five samples): the first
-/// sample, the sum `C` of the values before each reset (never below the first value: the
-/// first reset follows a stretch that only increased), a value below both `C` and the last
-/// sample (one reset, adding `C`), and the last sample. The first and last samples stay
-/// raw, so the points still meet their neighbours like the raw samples do, and the increase
-/// `last - first + C` is the raw one up to the order of the additions. `None` when a value
-/// is NaN or the resets add nothing positive (values below zero).
-fn compact_counter(window: &[(i64, f64)]) -> Option<[(i64, f64); 4]> {
+/// Drops, from the points of one window (from `start` on), every point `b` other than the
+/// first and last whose neighbours `a` (before) and `c` (after) satisfy `a > b <= c < a`:
+/// the low point after a reset while the counter stays below the pre-reset value up to the
+/// next kept point. With `b`, the reset `a -> b` adds `b` and the increase `b -> c` adds
+/// `c - b`; without it the reset `a -> c` adds `c`: `rate`'s increase is unchanged, and such
+/// a reset costs one point instead of two. NaNs compare false, so they stay.
+fn drop_redundant_lows(out: &mut Vec<(i64, f64)>, start: usize) {
+    let mut i = start + 1;
+    while i + 1 < out.len() {
+        let (a, b, c) = (out[i - 1].1, out[i].1, out[i + 1].1);
+        if a > b && b <= c && c < a {
+            out.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Three or four points that `rate` reads like the whole window (at least five samples):
+/// the first sample, the sum `C` of the values before each reset (never below the first
+/// value: the first reset follows a stretch that only increased), `0` when the last sample
+/// is not below `C` (one reset, adding `C`), and the last sample (a reset adding `C` itself
+/// when it is below `C`). The first and last samples stay raw, so the points still meet
+/// their neighbours like the raw samples do, and the increase `last - first + C` is the raw
+/// one up to the order of the additions. `None` when a value is NaN or the resets add
+/// nothing positive (values below zero).
+fn compact_counter(window: &[(i64, f64)]) -> Option<Vec<(i64, f64)>> {
     let mut resets = 0.0;
     for pair in window.windows(2) {
         if pair[0].1.is_nan() || pair[1].1.is_nan() {
@@ -99,8 +119,12 @@ fn compact_counter(window: &[(i64, f64)]) -> Option<[(i64, f64); 4]> {
     if window.len() < 5 || !(resets > 0.0 && resets.is_finite() && resets >= first.1) {
         return None;
     }
-    let below = if last.1 < resets { last.1 } else { 0.0 };
-    Some([first, (window[1].0, resets), (window[2].0, below), last])
+    // the drop from `resets` to the last sample adds `resets` itself when the last sample is
+    // below it; otherwise a point below both must come between them
+    if last.1 < resets {
+        return Some(vec![first, (window[1].0, resets), last]);
+    }
+    Some(vec![first, (window[1].0, resets), (window[2].0, 0.0), last])
 }
 
 /// Whether `to` follows `from` without a counter reset or a NaN.

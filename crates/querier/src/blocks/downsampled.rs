@@ -5,8 +5,8 @@
 //! samples from elsewhere are dropped (they are the same data).
 
 use sextant_metrics::downsample::{
-    raw_as_aggregate, DownsampleHint, MetricsAggregate, AGGREGATE_COUNTER_INNER, AGGREGATE_LABEL,
-    AGGREGATE_RAW,
+    raw_as_aggregate, DownsampleHint, MetricsAggregate, AGGREGATE_LABEL, AGGREGATE_RAW,
+    COUNTER_SERIES,
 };
 use sextant_metrics::promql::Series;
 use sextant_model::{Label, Labels, MatchOp, Matcher};
@@ -16,12 +16,12 @@ use super::resolution::Spans;
 /// Selects the series of `aggregate` and the `raw` ones in a downsampled block.
 pub(crate) fn aggregate_matcher(aggregate: MetricsAggregate) -> Matcher {
     let value = match aggregate {
-        // the counter is stored as two series (see AGGREGATE_COUNTER_INNER); the merge by
-        // labels joins them once the label is stripped
-        MetricsAggregate::Counter => format!("counter|{AGGREGATE_COUNTER_INNER}|{AGGREGATE_RAW}"),
+        // the counter is stored as several series (see COUNTER_SERIES); the merge by labels
+        // joins them once the label is stripped
+        MetricsAggregate::Counter => format!("{}|{AGGREGATE_RAW}", COUNTER_SERIES.join("|")),
         _ => format!("{}|{AGGREGATE_RAW}", aggregate.as_str()),
     };
-    // a literal alternation of two lowercase words always compiles
+    // a literal alternation of lowercase words always compiles
     Matcher::new(MatchOp::RegexMatch, AGGREGATE_LABEL, value)
         .unwrap_or_else(|e| unreachable!("aggregate matcher: {e}"))
 }
@@ -140,6 +140,22 @@ mod tests {
         resolution_ms: 3_600_000,
         aggregate: MetricsAggregate::Sum,
     };
+
+    #[test]
+    fn counter_matcher_selects_its_three_series_and_raw() {
+        let m = aggregate_matcher(MetricsAggregate::Counter);
+        let cases = [
+            ("counter", true),
+            ("counter_first", true),
+            ("counter_inner", true),
+            ("raw", true),
+            ("count", false),
+            ("counter_other", false),
+        ];
+        for (value, want) in cases {
+            assert_eq!(m.matches(value), want, "{value}");
+        }
+    }
 
     #[test]
     fn matcher_selects_the_aggregate_and_raw() {

@@ -90,6 +90,11 @@ impl Stored {
 
 /// A level-1 raw block holding `series`: labels, floats, histogram timestamps.
 fn raw_block(series: &[RawSeries]) -> Stored {
+    raw_block_named(series, "raw-1")
+}
+
+/// [`raw_block`] with the id (and only source) `id`.
+fn raw_block_named(series: &[RawSeries], id: &str) -> Stored {
     let mut series = series.to_vec();
     series.sort_by(|a, b| a.0.cmp(&b.0));
     let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
@@ -104,12 +109,12 @@ fn raw_block(series: &[RawSeries]) -> Stored {
             .unwrap();
     }
     Stored::new(writer.finish(BlockSource {
-        block_id: "raw-1".into(),
+        block_id: id.into(),
         tenant: "tenant-a".into(),
         source_ingester: "ingester-1".into(),
         compaction: BlockCompaction {
             level: 1,
-            sources: vec!["raw-1".into()],
+            sources: vec![id.into()],
         },
     }))
 }
@@ -149,19 +154,18 @@ fn raw_series_become_one_series_per_aggregate() {
             aggr("up", "max"),
             (vec![(m(5), 5.0), (m(10), 10.0), (m(12), 12.0)], vec![]),
         ),
-        // the counter's points: each window's last under `counter`, the others (the
-        // window's first, both sides of the reset) under `counter_inner`
+        // the counter's points: each window's last under `counter`, its first under
+        // `counter_first`, the others (here the low after the reset, kept because the
+        // counter is back above 6 at minute 10) under `counter_inner`
         (
             aggr("up", "counter"),
             (vec![(m(5), 5.0), (m(10), 10.0), (m(12), 12.0)], vec![]),
         ),
         (
-            aggr("up", "counter_inner"),
-            (
-                vec![(m(1), 1.0), (m(6), 6.0), (m(7), 0.5), (m(11), 11.0)],
-                vec![],
-            ),
+            aggr("up", "counter_first"),
+            (vec![(m(1), 1.0), (m(6), 6.0), (m(11), 11.0)], vec![]),
         ),
+        (aggr("up", "counter_inner"), (vec![(m(7), 0.5)], vec![])),
     ]
     .into_iter()
     .collect();
@@ -183,7 +187,7 @@ fn meta_keeps_the_source_range_level_and_sources() {
     assert_eq!(meta.compaction.level, 1);
     assert_eq!(meta.compaction.sources, vec!["raw-1".to_string()]);
     assert_eq!(meta.tenant, "tenant-a");
-    // count, counter, counter_inner (each window's first sample), max, min, sum
+    // count, counter, counter_first (each window's first sample), max, min, sum
     assert_eq!(meta.stats.series, 6);
     let parsed = BlockMeta::from_json(&down.meta).unwrap();
     assert_eq!(parsed.downsample.resolution_ms, RESOLUTION_5M_MS);
@@ -259,9 +263,10 @@ proptest! {
                 series.get(&aggr("c", name)).map(|s| s.0.clone()).unwrap_or_default()
             };
             let get = |name: &str| match name {
-                // a read merges the counter's two stored series
+                // a read merges the counter's stored series
                 "counter" => {
                     let mut points = stored_points("counter");
+                    points.extend(stored_points("counter_first"));
                     points.extend(stored_points("counter_inner"));
                     points.sort_by_key(|p| p.0);
                     union(&points, r, a, b)
@@ -292,6 +297,148 @@ proptest! {
                 crate::downsample::tests::same_increase(raw_inc, down_inc),
                 "{:?} vs {:?}", raw_inc, down_inc
             );
+        }
+    }
+}
+
+/// Merges downsampled blocks through [`crate::block::merge_blocks`].
+fn merge(blocks: &[&Stored], id: &str) -> Result<Stored, BlockError> {
+    let files: Vec<MetricsBlockSourceFiles<'_>> = blocks.iter().map(|b| b.files()).collect();
+    crate::block::merge_blocks(&files, &MetricsMergeOptions::new(id)).map(Stored::new)
+}
+
+/// The counter's points of a read block (all its stored series), by window end.
+fn counter_by_window(
+    contents: &Contents,
+    r: i64,
+) -> Vec<(i64, crate::downsample::tests::Increase)> {
+    let mut points: Vec<(i64, f64)> = crate::downsample::COUNTER_SERIES
+        .iter()
+        .flat_map(|name| {
+            contents
+                .get(&aggr("c", name))
+                .map(|s| s.0.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    points.sort_by_key(|p| p.0);
+    points
+        .chunk_by(|a, b| window_end(a.0, r) == window_end(b.0, r))
+        .map(|w| {
+            (
+                window_end(w[0].0, r),
+                crate::downsample::tests::counter_increase(w),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn merging_downsampled_blocks_keeps_the_resolution_and_combines_split_windows() {
+    // one sample a minute over two hours, cut at 01:00 exactly: the sample at 01:00 belongs
+    // to the window ending there, which the first block holds the rest of
+    let floats: Vec<(i64, f64)> = (1..=120).map(|m| (T0 + m * MIN, m as f64)).collect();
+    let cut = 59;
+    let first = raw_block_named(&[(labels("c"), floats[..cut].to_vec(), vec![])], "a");
+    let second = raw_block_named(&[(labels("c"), floats[cut..].to_vec(), vec![])], "b");
+    let (a, b) = (
+        first.downsample(RESOLUTION_1H_MS, "a-1h"),
+        second.downsample(RESOLUTION_1H_MS, "b-1h"),
+    );
+    assert_eq!(
+        b.read()[&aggr("c", "count")].0,
+        vec![(T0 + 60 * MIN, 1.0), (T0 + 120 * MIN, 60.0)]
+    );
+    let merged = merge(&[&a, &b], "merged").unwrap();
+    let meta = &merged.block.meta;
+    assert_eq!(meta.downsample.resolution_ms, RESOLUTION_1H_MS);
+    assert_eq!(meta.compaction.level, 2);
+    assert_eq!(
+        meta.compaction.sources,
+        vec!["a".to_string(), "b".to_string()]
+    );
+    assert_eq!(
+        (meta.min_time_ms, meta.max_time_ms),
+        (T0 + MIN, T0 + 120 * MIN)
+    );
+    let got = merged.read();
+    let m = |k: i64| T0 + k * MIN;
+    assert_eq!(
+        got[&aggr("c", "count")].0,
+        vec![(m(60), 60.0), (m(120), 60.0)]
+    );
+    assert_eq!(
+        got[&aggr("c", "counter")].0,
+        vec![(m(60), 60.0), (m(120), 120.0)]
+    );
+    assert_eq!(
+        got[&aggr("c", "counter_first")].0,
+        vec![(m(1), 1.0), (m(61), 61.0)]
+    );
+    assert_eq!(got.get(&aggr("c", "counter_inner")), None);
+    // the same as downsampling both hours at once
+    let whole =
+        raw_block_named(&[(labels("c"), floats, vec![])], "w").downsample(RESOLUTION_1H_MS, "w-1h");
+    assert_eq!(got, whole.read());
+}
+
+#[test]
+fn merging_blocks_of_different_resolutions_is_an_error() {
+    let floats: Vec<(i64, f64)> = (1..=10).map(|m| (T0 + m * MIN, m as f64)).collect();
+    let raw = raw_block_named(&[(labels("c"), floats, vec![])], "a");
+    let five = raw.downsample(RESOLUTION_5M_MS, "a-5m");
+    let hour = five.downsample(RESOLUTION_1H_MS, "a-1h");
+    for pair in [[&five, &hour], [&raw, &five]] {
+        let err = merge(&pair, "x").err().expect("mixed resolutions");
+        assert!(matches!(err, BlockError::MixedResolutions { .. }), "{err}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merged_downsampled_blocks_equal_downsampling_the_whole(raw in arb_series(), cut in 1usize..200) {
+        let cut = cut.min(raw.len());
+        let whole = raw_block_named(&[(labels("c"), raw.clone(), vec![])], "w");
+        let parts = [&raw[..cut], &raw[cut..]];
+        let parts: Vec<Stored> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(i, p)| raw_block_named(&[(labels("c"), p.to_vec(), vec![])], &format!("p{i}")))
+            .collect();
+        for r in [RESOLUTION_5M_MS, RESOLUTION_1H_MS] {
+            let want = whole.downsample(RESOLUTION_5M_MS, "w5");
+            let want = if r == RESOLUTION_5M_MS { want } else { want.downsample(r, "w1h") };
+            let downsampled: Vec<Stored> = parts
+                .iter()
+                .map(|p| {
+                    let five = p.downsample(RESOLUTION_5M_MS, "p5");
+                    if r == RESOLUTION_5M_MS { five } else { five.downsample(r, "p1h") }
+                })
+                .collect();
+            let merged = merge(&downsampled.iter().collect::<Vec<_>>(), "m").unwrap();
+            prop_assert_eq!(merged.block.meta.downsample.resolution_ms, r);
+            let (want, got) = (want.read(), merged.read());
+            for name in ["count", "sum", "min", "max"] {
+                let (w, g) = (&want[&aggr("c", name)].0, &got[&aggr("c", name)].0);
+                prop_assert_eq!(w.len(), g.len(), "{}", name);
+                for (a, b) in w.iter().zip(g) {
+                    let close = a.1 == b.1
+                        || (a.1.is_nan() && b.1.is_nan())
+                        || (a.1 - b.1).abs() <= 1e-9 * a.1.abs().max(b.1.abs());
+                    prop_assert!(a.0 == b.0 && close, "{}: {:?} vs {:?}", name, a, b);
+                }
+            }
+            let (w, g) = (counter_by_window(&want, r), counter_by_window(&got, r));
+            prop_assert_eq!(w.len(), g.len());
+            for (a, b) in w.iter().zip(&g) {
+                prop_assert!(
+                    a.0 == b.0 && crate::downsample::tests::same_increase(a.1, b.1),
+                    "{:?} vs {:?}", a, b
+                );
+            }
         }
     }
 }
