@@ -91,12 +91,17 @@ impl CompactorConfig {
 }
 
 /// The `compactor.downsampling` block (Thanos defaults): raw blocks older than `after` get a
-/// copy at `resolution`.
+/// copy at `resolution`, and the copies of one resolution are merged into aligned windows of
+/// `block_range`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DownsamplingConfig {
     pub enabled: bool,
     pub resolutions: Vec<DownsamplingResolution>,
+    /// Downsampled blocks of one resolution lying in one aligned window of this range are
+    /// merged (Thanos keeps 14 days); 0 disables. A multiple of every resolution.
+    #[serde(with = "sextant_model::duration")]
+    pub block_range: Duration,
 }
 
 impl Default for DownsamplingConfig {
@@ -113,6 +118,7 @@ impl Default for DownsamplingConfig {
                     after: 10 * 24 * HOUR,
                 },
             ],
+            block_range: 14 * 24 * HOUR,
         }
     }
 }
@@ -136,7 +142,22 @@ impl DownsamplingConfig {
         if self.resolutions.windows(2).any(|w| w[1].after < w[0].after) {
             return error("compactor.downsampling.resolutions: `after` must not decrease");
         }
+        let range_ms = duration_ms(self.block_range);
+        if range_ms > 0 && ms.iter().any(|r| range_ms % r != 0) {
+            return error(
+                "compactor.downsampling.block_range must be 0 or a multiple of every resolution",
+            );
+        }
         Ok(())
+    }
+
+    /// `block_range` in ms; 0 when downsampling is disabled.
+    pub fn block_range_ms(&self) -> i64 {
+        if self.enabled {
+            duration_ms(self.block_range)
+        } else {
+            0
+        }
     }
 }
 
@@ -189,6 +210,7 @@ mod tests {
             json.contains(r#""block_ranges":["2h","12h","1d"]"#),
             "{json}"
         );
+        assert!(json.contains(r#""block_range":"14d""#), "{json}");
         let back: CompactorConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
         assert_eq!(
@@ -238,11 +260,49 @@ mod tests {
             ("after decreasing", |c| {
                 c.downsampling.resolutions[1].after = Duration::from_secs(60)
             }),
+            ("downsampled range not a multiple of 1h", |c| {
+                c.downsampling.block_range = Duration::from_secs(90 * 60)
+            }),
+            ("downsampled range shorter than 1h", |c| {
+                c.downsampling.block_range = Duration::from_secs(10 * 60)
+            }),
         ];
         for (name, mutate) in cases {
             let mut config = CompactorConfig::default();
             mutate(&mut config);
             assert!(config.validate().is_err(), "{name}");
+        }
+        let mut config = CompactorConfig::default();
+        config.downsampling.block_range = Duration::from_secs(90 * 60);
+        let message = config.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("compactor.downsampling.block_range"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn downsampled_block_range_parses_and_zero_disables() {
+        let day = 24 * HOUR;
+        // (JSON, block_range, enabled, block_range_ms)
+        let cases = [
+            (r#"{}"#, 14 * day, true, 14 * 86_400_000),
+            (r#"{"block_range":"14d"}"#, 14 * day, true, 14 * 86_400_000),
+            (r#"{"block_range":"2d"}"#, 2 * day, true, 2 * 86_400_000),
+            (r#"{"block_range":"0s"}"#, Duration::ZERO, true, 0),
+            (
+                r#"{"enabled":false,"block_range":"14d"}"#,
+                14 * day,
+                false,
+                0,
+            ),
+        ];
+        for (json, range, enabled, range_ms) in cases {
+            let config: DownsamplingConfig = serde_json::from_str(json).unwrap();
+            assert_eq!(config.block_range, range, "{json}");
+            assert_eq!(config.enabled, enabled, "{json}");
+            assert_eq!(config.block_range_ms(), range_ms, "{json}");
+            config.validate().unwrap();
         }
     }
 }

@@ -11,8 +11,11 @@
 //! - a level's candidates are the complete blocks of the finer resolution whose `max_time`
 //!   is older than `now − after`, whose format this build reads, that no job of this run's
 //!   plan is about to merge (a job of another compactor, or one that failed), that another
-//!   block of their resolution does not hold entirely (they are about to be marked), and
-//!   whose sources are not all held by a block already at the target resolution;
+//!   block of their resolution does not hold entirely (they are about to be marked), whose
+//!   sources are not all held by a block already at the target resolution, and (raw blocks)
+//!   whose time range no other raw block overlaps: replicas and late blocks are merged
+//!   vertically first, so that a copy never holds a range's series only in part (the
+//!   querier lets a downsampled block hide another its range covers);
 //! - each candidate is downloaded, downsampled on the blocking pool and uploaded as a new
 //!   block (files, `meta.json` last) by this compactor; the levels run in order, so a block
 //!   old enough gets its 5m and its 1h copy in one run; the bucket index is updated once;
@@ -22,8 +25,15 @@
 //!   again, the older, smaller copies go in the same run. The planner applies the same rule
 //!   before each run's jobs, so nothing is marked twice;
 //! - unlike Thanos, a block's size is no condition (Thanos waits for 40h-wide blocks before
-//!   5m): `after` alone decides, and a copy of a small block is superseded as above once its
-//!   block is merged into a larger one;
+//!   5m): `after` alone decides, so copies are made per raw block (a day at most), and a
+//!   copy of a small block is superseded as above once its block is merged into a larger one;
+//! - the copies of one resolution are then merged by the compaction planner into aligned
+//!   windows of `downsampling.block_range` (14d by default, as Thanos keeps them) once the
+//!   window's days are final and downsampled (its end is `after` plus the largest block range
+//!   in the past), so that long-range queries read few chunk headers and no window split at
+//!   day borders. The daily copies a job merged are marked for deletion like any job's
+//!   sources; a merged copy is a candidate of the next level like any block until a coarser
+//!   copy holds all its sources;
 //! - failures of one block are reported and retried by the next run; a crash leaves at most
 //!   a partial block (deleted by the cleanup) or a complete copy the next run sees.
 
@@ -95,10 +105,26 @@ pub fn downsample_candidates<'a>(
         .map(|b| b.sources.iter().map(String::as_str).collect())
         .collect();
     let cutoff = now_ms.saturating_sub(level.after_ms);
+    let live_raw: Vec<&PlannerBlock> = supported
+        .iter()
+        .copied()
+        .filter(|b| b.resolution_ms == 0 && !redundant.contains(b.block_id.as_str()))
+        .collect();
+    // a raw block overlapping another one is a replica or a late block that vertical
+    // compaction merges first: its copy would hold part of its range's series only
+    let overlapped = |b: &PlannerBlock| {
+        level.source_ms == 0
+            && live_raw.iter().any(|o| {
+                o.block_id != b.block_id
+                    && o.min_time_ms <= b.max_time_ms
+                    && b.min_time_ms <= o.max_time_ms
+            })
+    };
     supported
         .into_iter()
         .filter(|b| b.resolution_ms == level.source_ms && b.max_time_ms < cutoff)
         .filter(|b| !busy.contains(&b.block_id) && !redundant.contains(b.block_id.as_str()))
+        .filter(|b| !overlapped(b))
         .filter(|b| {
             !done
                 .iter()

@@ -11,7 +11,12 @@
 //!   least the smallest range in the past, or a newer block reaches past it) and it holds two
 //!   blocks or more; smaller ranges first, a block joins one job per pass;
 //! - level-1 blocks uploaded less than `first_level_wait_ms` ago wait for their replicas;
-//! - downsampled blocks (resolution > 0) are never merged, and never with raw ones.
+//! - downsampled blocks (resolution `R` > 0) of one resolution lying fully inside one aligned
+//!   window `[k·W, (k+1)·W)` of `downsampled_range_ms` are merged when the window holds two
+//!   blocks or more and is ready: its end is at least `downsampled_ready_after_ms[R]` in the
+//!   past (no entry: never), by which time the raw blocks of its days are final and
+//!   downsampled. No vertical groups, no first-level wait; resolutions never mix, nor with
+//!   raw blocks; `W` = 0 turns this off.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -45,6 +50,11 @@ pub struct PlannerSettings {
     pub block_ranges_ms: Vec<i64>,
     /// Level-1 blocks younger than this are not compacted yet (ms).
     pub first_level_wait_ms: i64,
+    /// The aligned window downsampled blocks are merged into (ms); 0: never merged.
+    pub downsampled_range_ms: i64,
+    /// Per resolution (ms), how long after its end a window of downsampled blocks is merged
+    /// (ms); a resolution without an entry is never merged.
+    pub downsampled_ready_after_ms: BTreeMap<i64, i64>,
 }
 
 /// One merge: `sources` of one tenant and signal become one block of `target_level`.
@@ -103,7 +113,9 @@ pub fn plan_compaction(
         smallest_range_ms: settings.block_ranges_ms.first().copied().unwrap_or(0),
         newest_max_ms: blocks.iter().map(|b| b.max_time_ms).max(),
     };
-    let groups = merge_groups(&eligible, &settings.block_ranges_ms, &horizon);
+    let mut groups = merge_groups(&eligible, &settings.block_ranges_ms, &horizon);
+    groups.extend(downsampled_groups(&live, settings, now_ms));
+    groups.sort_by_key(|g| (g.start_ms, g.end_ms, g.resolution_ms));
     let mut redundant: Vec<String> = redundant.into_iter().map(str::to_owned).collect();
     redundant.sort();
     CompactionPlan {
@@ -114,7 +126,7 @@ pub fn plan_compaction(
     }
 }
 
-/// Vertical groups first, then horizontal ones of the blocks left, oldest first.
+/// The raw blocks' vertical groups first, then horizontal ones of the blocks left.
 fn merge_groups<'a>(
     eligible: &[&'a PlannerBlock],
     ranges_ms: &[i64],
@@ -132,14 +144,14 @@ fn merge_groups<'a>(
         .filter(|b| !used.contains(b.block_id.as_str()))
         .collect();
     groups.extend(horizontal_groups(&rest, &groups, ranges_ms, horizon));
-    groups.sort_by_key(|g| (g.start_ms, g.end_ms));
     groups
 }
 
-/// Blocks to merge over `[start_ms, end_ms)`.
+/// Blocks of `resolution_ms` to merge over `[start_ms, end_ms)`.
 struct Group<'a> {
     start_ms: i64,
     end_ms: i64,
+    resolution_ms: i64,
     blocks: Vec<&'a PlannerBlock>,
 }
 
@@ -151,7 +163,7 @@ impl Group<'_> {
         CompactionJob {
             tenant: tenant.clone(),
             signal,
-            group_key: format!("{}-{}-0", self.start_ms, self.end_ms),
+            group_key: format!("{}-{}-{}", self.start_ms, self.end_ms, self.resolution_ms),
             sources,
             target_level: level.saturating_add(1),
             range_start_ms: self.start_ms,
@@ -209,6 +221,7 @@ fn vertical_groups<'a>(blocks: &[&'a PlannerBlock], max_span_ms: i64) -> Vec<Gro
                 current = Some(Group {
                     start_ms: block.min_time_ms,
                     end_ms: end,
+                    resolution_ms: 0,
                     blocks: vec![block],
                 });
             }
@@ -263,9 +276,47 @@ fn horizontal_groups<'a>(
             groups.push(Group {
                 start_ms: start,
                 end_ms: end,
+                resolution_ms: 0,
                 blocks: members,
             });
         }
     }
     groups
+}
+
+/// Per resolution, the ready aligned windows of `downsampled_range_ms` holding two
+/// downsampled blocks or more that fit in them.
+fn downsampled_groups<'a>(
+    live: &[&'a PlannerBlock],
+    settings: &PlannerSettings,
+    now_ms: i64,
+) -> Vec<Group<'a>> {
+    let range = settings.downsampled_range_ms;
+    if range <= 0 {
+        return Vec::new();
+    }
+    let mut windows: BTreeMap<(i64, i64), Vec<&'a PlannerBlock>> = BTreeMap::new();
+    for &block in live.iter().filter(|b| b.resolution_ms > 0) {
+        let start = block.min_time_ms.div_euclid(range).saturating_mul(range);
+        if block.max_time_ms < start.saturating_add(range) {
+            windows
+                .entry((block.resolution_ms, start))
+                .or_default()
+                .push(block);
+        }
+    }
+    let ready = |resolution_ms: i64, end_ms: i64| {
+        let after = settings.downsampled_ready_after_ms.get(&resolution_ms);
+        after.is_some_and(|after| end_ms.saturating_add(*after) <= now_ms)
+    };
+    windows
+        .into_iter()
+        .map(|((resolution_ms, start_ms), blocks)| Group {
+            start_ms,
+            end_ms: start_ms.saturating_add(range),
+            resolution_ms,
+            blocks,
+        })
+        .filter(|g| g.blocks.len() >= 2 && ready(g.resolution_ms, g.end_ms))
+        .collect()
 }

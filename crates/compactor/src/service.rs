@@ -30,7 +30,7 @@ use crate::config::{duration_ms, CompactorConfig};
 use crate::deletion::{
     delete_marked_tenants, list_log_deletion_tenants, tenant_marked_for_deletion,
 };
-use crate::downsample::Downsampler;
+use crate::downsample::{downsample_levels, Downsampler};
 use crate::error::{storage_error, CompactorError};
 use crate::instrumentation::{CompactorMetrics, RunOutcome};
 use crate::passes::{CompactorTenantLimits, LogDeletionPass, RetentionPass};
@@ -414,9 +414,18 @@ impl Compactor {
     ) -> Result<CompactionPlan, CompactorError> {
         let signal = shard.compaction.signal();
         let read = self.read_planner_blocks(shard, tenant, blocks).await;
+        let block_ranges_ms = self.config.block_ranges_ms();
+        let largest_range_ms = block_ranges_ms.iter().copied().max().unwrap_or(0);
+        let downsampling = &self.config.downsampling;
         let settings = PlannerSettings {
-            block_ranges_ms: self.config.block_ranges_ms(),
+            block_ranges_ms,
             first_level_wait_ms: duration_ms(self.config.first_level_compaction_wait_period),
+            downsampled_range_ms: downsampling.block_range_ms(),
+            // a window's days must be final and downsampled before the window is merged
+            downsampled_ready_after_ms: downsample_levels(downsampling)
+                .iter()
+                .map(|l| (l.resolution_ms, l.after_ms.saturating_add(largest_range_ms)))
+                .collect(),
         };
         Ok(plan_compaction(tenant, signal, &read?, &settings, now_ms()))
     }

@@ -112,6 +112,30 @@ fn candidates_table() {
             vec![],
             vec!["c"],
         ),
+        (
+            "replicas of a range waiting for their vertical merge",
+            vec![block("r1", old, 0, &["r1"]), block("r2", old, 0, &["r2"])],
+            vec![],
+            vec![],
+        ),
+        (
+            "a late block overlapping a merged one",
+            vec![
+                block("c", old, 0, &["a", "b"]),
+                block("late", old - HOUR_MS, 0, &["late"]),
+            ],
+            vec![],
+            vec![],
+        ),
+        (
+            "adjacent raw blocks do not overlap",
+            vec![
+                block("a", old - 2 * HOUR_MS - 1, 0, &["a"]),
+                block("b", old, 0, &["b"]),
+            ],
+            vec![],
+            vec!["a", "b"],
+        ),
         ("newer format", vec![unsupported], vec![], vec![]),
         (
             "other resolutions are not this level's sources",
@@ -146,4 +170,55 @@ fn coarser_levels_read_the_finer_level() {
     let got = downsample_candidates(&blocks, &level, &HashSet::new(), NOW);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].block_id, "d5");
+}
+
+/// After the planner merged the daily copies of a window: a merged copy is downsampled
+/// further only while no coarser copy holds all its sources, and raw blocks whose sources a
+/// merged copy holds are not downsampled again.
+#[test]
+fn merged_windows_are_not_downsampled_again() {
+    let to_5m = DownsampleLevel {
+        source_ms: 0,
+        resolution_ms: 300_000,
+        after_ms: 40 * HOUR_MS,
+    };
+    let to_1h = DownsampleLevel {
+        source_ms: 300_000,
+        resolution_ms: HOUR_MS,
+        after_ms: 240 * HOUR_MS,
+    };
+    let old = NOW - 241 * HOUR_MS;
+    let days = ["d0", "d1", "d2"];
+    let merged_5m = block("w5", old, 300_000, &days);
+    let merged_1h = block("w1", old, HOUR_MS, &days);
+    let daily_1h = block("h0", old, HOUR_MS, &["d0"]);
+    let raw_day = block("d1", old, 0, &["d1"]);
+    // (case, level, blocks, expected candidates)
+    let cases = [
+        (
+            "a merged 5m copy held by a merged 1h copy",
+            to_1h,
+            vec![merged_5m.clone(), merged_1h.clone()],
+            vec![],
+        ),
+        (
+            "a merged 5m copy only partly held by daily 1h copies",
+            to_1h,
+            vec![merged_5m.clone(), daily_1h],
+            vec!["w5"],
+        ),
+        (
+            "a raw day the merged 5m copy holds",
+            to_5m,
+            vec![raw_day, merged_5m],
+            vec![],
+        ),
+    ];
+    for (case, level, blocks, expected) in cases {
+        let got: Vec<&str> = downsample_candidates(&blocks, &level, &HashSet::new(), NOW)
+            .iter()
+            .map(|b| b.block_id.as_str())
+            .collect();
+        assert_eq!(got, expected, "{case}");
+    }
 }

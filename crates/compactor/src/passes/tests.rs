@@ -165,8 +165,10 @@ async fn old_raw_blocks_get_5m_and_1h_copies_once_and_fresh_ones_none() {
     let s = setup(Signal::Metrics, true, no_limits);
     let t = tenant(TENANT);
     let store = s.store.as_ref();
-    let first = upload_metrics(store, &t, day_start(50)).await;
-    let second = upload_metrics(store, &t, day_start(48)).await;
+    // two days of one 14-day window (`downsampling.block_range`), long past
+    let window_start = day_start(60).div_euclid(14 * DAY_MS) * 14 * DAY_MS;
+    let first = upload_metrics(store, &t, window_start).await;
+    let second = upload_metrics(store, &t, window_start + 2 * DAY_MS).await;
     let fresh = upload_metrics(store, &t, now_ms() - 3 * HOUR_MS).await;
 
     let summary = run(&s).await;
@@ -175,7 +177,7 @@ async fn old_raw_blocks_get_5m_and_1h_copies_once_and_fresh_ones_none() {
         (0, 4),
         "{summary:?}"
     );
-    let (blocks, ids) = metrics_blocks(store, &t).await;
+    let (blocks, _) = metrics_blocks(store, &t).await;
     let mut expected = vec![(0, vec![fresh.clone()])];
     for resolution in [0, 300_000, HOUR_MS] {
         expected.push((resolution, vec![first.clone()]));
@@ -203,8 +205,27 @@ async fn old_raw_blocks_get_5m_and_1h_copies_once_and_fresh_ones_none() {
     let maxima = (0..24).map(|k| (20 * k + 20).min(479)).sum::<i32>();
     assert_eq!(got["max"], (25, f64::from(maxima)), "{got:?}");
 
+    // the next run merges the daily copies of each resolution into their window, once
     let again = run(&s).await;
-    assert_eq!((again.blocks_downsampled, again.jobs), (0, 0), "{again:?}");
+    assert_eq!((again.blocks_downsampled, again.jobs), (0, 2), "{again:?}");
+    let (blocks, ids) = metrics_blocks(store, &t).await;
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    let mut expected = vec![
+        (0, vec![fresh.clone()]),
+        (0, vec![first.clone()]),
+        (0, vec![second.clone()]),
+        (300_000, both.clone()),
+        (HOUR_MS, both),
+    ];
+    expected.sort();
+    assert_eq!(blocks, expected);
+    let listed = list_blocks(store, Signal::Metrics, &t).await.unwrap();
+    let merged = listed.iter().find(|b| b.resolution_ms == 300_000).unwrap();
+    let got = aggregates(store, &t, &merged.block_id).await;
+    assert_eq!(got["count"], (50, 960.0), "{got:?}");
+    let third = run(&s).await;
+    assert_eq!((third.blocks_downsampled, third.jobs), (0, 0), "{third:?}");
     assert_eq!(metrics_blocks(store, &t).await.1, ids);
 }
 

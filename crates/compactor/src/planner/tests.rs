@@ -6,11 +6,16 @@ use super::*;
 
 const H: i64 = 3_600_000;
 const M: i64 = 60_000;
+const D: i64 = 24 * H;
 
+/// The defaults: 5m copies after 40h, 1h copies after 10d, merged into 14d windows a day
+/// (the largest range) after that.
 fn settings() -> PlannerSettings {
     PlannerSettings {
         block_ranges_ms: vec![2 * H, 12 * H, 24 * H],
         first_level_wait_ms: 25 * M,
+        downsampled_range_ms: 14 * D,
+        downsampled_ready_after_ms: BTreeMap::from([(5 * M, 40 * H + D), (H, 10 * D + D)]),
     }
 }
 
@@ -308,4 +313,165 @@ proptest! {
             prop_assert!(b.max_time_ms < (day + 1) * 24 * H, "block crosses a day");
         }
     }
+}
+
+/// A downsampled copy at `resolution_ms` of a level-2 block over days `[from, to)` holding
+/// `sources`.
+fn copy(id: &str, resolution_ms: i64, from: i64, to: i64, sources: &[&str]) -> PlannerBlock {
+    PlannerBlock {
+        resolution_ms,
+        ..compacted(id, from * 24, to * 24, 2, sources)
+    }
+}
+
+/// Daily copies at `resolution_ms` of days `[from, to)`, named `<prefix><day>`.
+fn daily(prefix: &str, resolution_ms: i64, from: i64, to: i64) -> Vec<PlannerBlock> {
+    (from..to)
+        .map(|d| {
+            let id = format!("{prefix}{d:02}");
+            copy(&id, resolution_ms, d, d + 1, &[&format!("raw{d:02}")])
+        })
+        .collect()
+}
+
+fn ids(blocks: &[PlannerBlock]) -> Vec<String> {
+    blocks.iter().map(|b| b.block_id.clone()).collect()
+}
+
+#[test]
+fn downsampled_blocks_merge_into_ready_aligned_windows() {
+    let window = "1209600000-2419200000";
+    let hours = daily("h", H, 14, 28);
+    let hour_ids = ids(&hours);
+    let hour_ids: Vec<&str> = hour_ids.iter().map(String::as_str).collect();
+    // the window [14d, 28d) of 1h copies is ready 11 days after its end
+    let ready_1h = 28 * D + 11 * D;
+    let mut mixed = daily("f", 5 * M, 0, 3);
+    mixed.extend(daily("h", H, 0, 2));
+    let mut with_raw = daily("h", H, 14, 16);
+    with_raw.extend((0..6).map(|i| l1(&format!("b{i}"), 2 * i, 2 * i + 2)));
+    let mut merged_and_parts = daily("h", H, 14, 16);
+    merged_and_parts.push(copy("w", H, 14, 28, &["raw14", "raw15", "raw16"]));
+    let unconfigured = daily("t", 10 * M, 0, 2);
+    // (name, blocks, downsampled range, now, jobs, redundant)
+    type Case = (
+        &'static str,
+        Vec<PlannerBlock>,
+        i64,
+        i64,
+        Vec<(String, Vec<String>, u32)>,
+        Vec<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "daily 1h copies of a ready window become one block",
+            hours.clone(),
+            14 * D,
+            ready_1h,
+            vec![job(&format!("{window}-3600000"), &hour_ids, 3)],
+            vec![],
+        ),
+        (
+            "a window not ready yet waits",
+            hours.clone(),
+            14 * D,
+            ready_1h - 1,
+            vec![],
+            vec![],
+        ),
+        (
+            "a single block is left alone",
+            hours[..1].to_vec(),
+            14 * D,
+            ready_1h,
+            vec![],
+            vec![],
+        ),
+        (
+            "resolutions are merged apart",
+            mixed,
+            14 * D,
+            100 * D,
+            vec![
+                job("0-1209600000-300000", &["f00", "f01", "f02"], 3),
+                job("0-1209600000-3600000", &["h00", "h01"], 3),
+            ],
+            vec![],
+        ),
+        (
+            "a block straddling two windows is not grouped",
+            vec![
+                copy("a", H, 2, 3, &["ra"]),
+                copy("b", H, 3, 4, &["rb"]),
+                copy("s", H, 13, 15, &["rs"]),
+                copy("c", H, 15, 16, &["rc"]),
+            ],
+            14 * D,
+            100 * D,
+            vec![job("0-1209600000-3600000", &["a", "b"], 3)],
+            vec![],
+        ),
+        (
+            "range 0 turns merging off",
+            hours.clone(),
+            0,
+            ready_1h,
+            vec![],
+            vec![],
+        ),
+        (
+            "a resolution without a delay is never merged",
+            unconfigured,
+            14 * D,
+            100 * D,
+            vec![],
+            vec![],
+        ),
+        (
+            "copies a merged window holds are marked, not merged",
+            merged_and_parts,
+            14 * D,
+            ready_1h,
+            vec![],
+            vec!["h14", "h15"],
+        ),
+        (
+            "raw planning is unaffected, jobs oldest first",
+            with_raw,
+            14 * D,
+            ready_1h,
+            vec![
+                job("0-43200000-0", &["b0", "b1", "b2", "b3", "b4", "b5"], 2),
+                job(&format!("{window}-3600000"), &["h14", "h15"], 3),
+            ],
+            vec![],
+        ),
+    ];
+    let tenant = TenantId::parse("t").unwrap();
+    for (name, blocks, range_ms, now_ms, want_jobs, want_redundant) in cases {
+        let settings = PlannerSettings {
+            downsampled_range_ms: range_ms,
+            ..settings()
+        };
+        let got = plan_compaction(&tenant, Signal::Metrics, &blocks, &settings, now_ms);
+        assert_eq!(jobs(&got), want_jobs, "{name}");
+        assert_eq!(got.redundant, want_redundant, "{name}");
+    }
+}
+
+#[test]
+fn downsampled_jobs_cover_their_window_and_leave_the_raw_backlog_alone() {
+    let mut blocks = daily("f", 5 * M, 14, 16);
+    let got = plan(&blocks, 100 * D);
+    let j = &got.jobs[0];
+    assert_eq!((j.range_start_ms, j.range_end_ms), (14 * D, 28 * D));
+    assert_eq!(got.oldest_uncompacted_upload_ms, None);
+    // the same copies at level 1 (of uncompacted raw blocks) are no raw backlog either
+    blocks.iter_mut().for_each(|b| b.level = 1);
+    let got = plan(&blocks, 100 * D);
+    assert_eq!(
+        (got.jobs.len(), got.oldest_uncompacted_upload_ms),
+        (1, None)
+    );
+    assert_eq!(got.jobs[0].target_level, 2);
 }

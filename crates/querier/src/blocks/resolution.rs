@@ -3,6 +3,14 @@
 //! time span, the coarsest blocks of resolution at most `R` that hold it, and finer blocks
 //! (down to raw ones) only for the spans no coarser block covers (Thanos' `getFor`). Every
 //! chosen block supplies the samples of its own spans only, so no span is counted twice.
+//!
+//! Within one downsampled resolution, a block covering another's whole time range hides it
+//! when it wins the tie-break (higher compaction level, then smaller block id): the compactor
+//! merges such blocks (e.g. day blocks into a 14-day block) and re-aggregates windows split at
+//! their borders, so reading both the merged block and its parts before the parts are marked
+//! for deletion would count those samples twice. Raw blocks never hide each other.
+
+use std::cmp::Reverse;
 
 use sextant_storage::BucketBlock;
 
@@ -106,8 +114,10 @@ pub(crate) struct BlockChoice {
 
 /// Chooses among the listed `blocks` for a read of `[start, end]`: raw blocks only when
 /// `max_resolution_ms` is `None`, else per span the coarsest resolution at most
-/// `max_resolution_ms`. Blocks of one resolution never hide each other (replicas and
-/// overlapping blocks are merged sample by sample later).
+/// `max_resolution_ms`. Raw blocks never hide each other (replicas and overlapping raw
+/// blocks are merged sample by sample later). Downsampled blocks of one resolution do (see
+/// [`unhidden`]): their points are aggregates of windows, and a compacted block re-aggregates
+/// the windows its parts split, so merging it with its parts sample by sample double counts.
 pub(crate) fn choose_blocks(
     blocks: &[BucketBlock],
     start: i64,
@@ -124,9 +134,9 @@ pub(crate) fn choose_blocks(
     levels.dedup();
     let mut choice = BlockChoice::default();
     for level in levels {
-        let at_level = blocks.iter().filter(|b| {
-            b.resolution_ms == level && overlaps(b.min_time_ms, b.max_time_ms, start, end)
-        });
+        let at_level = unhidden(blocks, level)
+            .into_iter()
+            .filter(|b| overlaps(b.min_time_ms, b.max_time_ms, start, end));
         let mut chosen: Vec<ChosenBlock> = Vec::new();
         for block in at_level {
             let spans = choice
@@ -151,6 +161,33 @@ pub(crate) fn choose_blocks(
     choice
 }
 
+/// The listed blocks of resolution `level` that no other listed block of it hides: all of
+/// them for raw blocks, else those no block [`hides`]. Hiding is a strict order (it is
+/// transitive and never mutual), so every hidden block is hidden by an unhidden one and the
+/// unhidden blocks cover the same time as all of them.
+fn unhidden(blocks: &[BucketBlock], level: i64) -> Vec<&BucketBlock> {
+    let same: Vec<&BucketBlock> = blocks.iter().filter(|b| b.resolution_ms == level).collect();
+    if level == 0 {
+        return same;
+    }
+    same.iter()
+        .copied()
+        .filter(|b| !same.iter().any(|a| hides(a, b)))
+        .collect()
+}
+
+/// Whether block `a` would hide block `b` (if downsampled): both have the same resolution,
+/// `a` covers `b`'s time range and wins the tie-break (higher compaction level, then smaller
+/// block id: the copy the compactor keeps, see its `redundant_blocks`), so of several copies
+/// of one range exactly one survives.
+fn hides(a: &BucketBlock, b: &BucketBlock) -> bool {
+    a.resolution_ms == b.resolution_ms
+        && a.min_time_ms <= b.min_time_ms
+        && a.max_time_ms >= b.max_time_ms
+        && (a.compaction_level, Reverse(a.block_id.as_str()))
+            > (b.compaction_level, Reverse(b.block_id.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -160,12 +197,18 @@ mod tests {
     const M5: i64 = 300_000;
     const H: i64 = 3_600_000;
 
+    const D: i64 = 24 * H;
+
     fn block(id: &str, min: i64, max: i64, resolution_ms: i64) -> BucketBlock {
+        leveled(id, min, max, resolution_ms, 1)
+    }
+
+    fn leveled(id: &str, min: i64, max: i64, resolution_ms: i64, level: u32) -> BucketBlock {
         BucketBlock {
             block_id: id.to_string(),
             min_time_ms: min,
             max_time_ms: max,
-            compaction_level: 1,
+            compaction_level: level,
             source: String::new(),
             resolution_ms,
         }
@@ -318,7 +361,11 @@ mod tests {
                 &[(0, 2 * H - 1)],
             ),
         ];
-        for (name, blocks, start, end, max, want, downsampled) in cases {
+        check(&cases);
+    }
+
+    fn check(cases: &[Case<'_>]) {
+        for &(name, blocks, start, end, max, want, downsampled) in cases {
             let choice = choose_blocks(blocks, start, end, max);
             let want: Vec<(String, Vec<(i64, i64)>)> = want
                 .iter()
@@ -327,6 +374,122 @@ mod tests {
             assert_eq!(got(&choice), want, "{name}");
             assert_eq!(choice.downsampled.0, downsampled.to_vec(), "{name}");
         }
+    }
+
+    #[test]
+    fn hiding_table() {
+        // 1h day blocks d1, d2, d3 of level 1; m12 merges d1 and d2 at level 2; raw blocks
+        // of the same days
+        let d1 = leveled("01D1", 0, D - 1, H, 1);
+        let d2 = leveled("01D2", D, 2 * D - 1, H, 1);
+        let d3 = leveled("01D3", 2 * D, 3 * D - 1, H, 1);
+        let m12 = leveled("01M", 0, 2 * D - 1, H, 2);
+        let r1 = leveled("01R1", 0, D - 1, 0, 1);
+        let r12 = leveled("01R12", 0, 2 * D - 1, 0, 2);
+        let merged = [d1.clone(), d2.clone(), m12.clone(), r1.clone(), r12.clone()];
+        let with_d3 = [d1.clone(), m12.clone(), d2.clone(), d3.clone()];
+        let cases: [Case<'_>; 10] = [
+            (
+                "a merged block hides its day blocks",
+                &merged,
+                0,
+                2 * D - 1,
+                Some(H),
+                &[("01M", &[(0, 2 * D - 1)])],
+                &[(0, 2 * D - 1)],
+            ),
+            (
+                "the merged block answers a query across the day border",
+                &merged,
+                D - H,
+                D + H,
+                Some(i64::MAX),
+                &[("01M", &[(D - H, D + H)])],
+                &[(0, 2 * D - 1)],
+            ),
+            (
+                "a day block the merged block does not cover stays",
+                &with_d3,
+                D,
+                3 * D - 1,
+                Some(H),
+                &[("01M", &[(D, 2 * D - 1)]), ("01D3", &[(2 * D, 3 * D - 1)])],
+                &[(0, 3 * D - 1)],
+            ),
+            (
+                "equal ranges: the higher level wins over a smaller id",
+                &[leveled("a", 0, D - 1, H, 1), leveled("z", 0, D - 1, H, 2)],
+                0,
+                D - 1,
+                Some(H),
+                &[("z", &[(0, D - 1)])],
+                &[(0, D - 1)],
+            ),
+            (
+                "equal ranges and levels: the smaller id wins, as the compactor keeps it",
+                &[leveled("y", 0, D - 1, H, 1), leveled("x", 0, D - 1, H, 1)],
+                0,
+                D - 1,
+                Some(H),
+                &[("x", &[(0, D - 1)])],
+                &[(0, D - 1)],
+            ),
+            (
+                "a covering block losing the tie-break hides nothing",
+                &[
+                    leveled("a", 0, 2 * D - 1, H, 1),
+                    leveled("b", 0, D - 1, H, 2),
+                ],
+                0,
+                2 * D - 1,
+                Some(H),
+                &[("a", &[(0, 2 * D - 1)]), ("b", &[(0, D - 1)])],
+                &[(0, 2 * D - 1)],
+            ),
+            (
+                "partial overlap: both kept",
+                &[
+                    leveled("a", 0, 2 * H - 1, H, 2),
+                    leveled("b", H, 3 * H - 1, H, 1),
+                ],
+                0,
+                3 * H,
+                Some(H),
+                &[("a", &[(0, 2 * H - 1)]), ("b", &[(H, 3 * H - 1)])],
+                &[(0, 3 * H - 1)],
+            ),
+            (
+                "a covering block of another resolution hides nothing",
+                &[
+                    leveled("f", 0, 2 * H - 1, M5, 3),
+                    leveled("h", 0, H - 1, H, 1),
+                ],
+                0,
+                2 * H - 1,
+                Some(H),
+                &[("h", &[(0, H - 1)]), ("f", &[(H, 2 * H - 1)])],
+                &[(0, 2 * H - 1)],
+            ),
+            (
+                "raw blocks never hide each other, raw read",
+                &merged,
+                0,
+                2 * D - 1,
+                None,
+                &[("01R1", &[(0, D - 1)]), ("01R12", &[(0, 2 * D - 1)])],
+                &[],
+            ),
+            (
+                "raw blocks never hide each other, hinted read",
+                &[r1.clone(), r12.clone()],
+                0,
+                2 * D - 1,
+                Some(H),
+                &[("01R1", &[(0, D - 1)]), ("01R12", &[(0, 2 * D - 1)])],
+                &[],
+            ),
+        ];
+        check(&cases);
     }
 
     #[test]
@@ -349,6 +512,36 @@ mod tests {
         }
     }
 
+    const RESOLUTIONS: [i64; 3] = [0, 5, 60];
+
+    /// Blocks from `(min, len, resolution index, level, id)`, plus for each `(i, j)` a block
+    /// of block `i`'s resolution covering blocks `i` and `j` (a merge), one level higher.
+    fn generated_blocks(
+        listed: &[(i64, i64, usize, u32, u8)],
+        merges: &[(usize, usize)],
+    ) -> Vec<BucketBlock> {
+        let mut blocks: Vec<BucketBlock> = listed
+            .iter()
+            .map(|&(min, len, r, level, id)| {
+                leveled(&format!("b{id}"), min, min + len, RESOLUTIONS[r], level)
+            })
+            .collect();
+        for (n, &(i, j)) in merges.iter().enumerate() {
+            let (Some(a), Some(b)) = (blocks.get(i), blocks.get(j)) else {
+                continue;
+            };
+            let merged = leveled(
+                &format!("m{n}"),
+                a.min_time_ms.min(b.min_time_ms),
+                a.max_time_ms.max(b.max_time_ms),
+                a.resolution_ms,
+                a.compaction_level.max(b.compaction_level) + 1,
+            );
+            blocks.push(merged);
+        }
+        blocks
+    }
+
     proptest! {
         #[test]
         fn uncovered_is_the_complement(
@@ -363,6 +556,42 @@ mod tests {
                 prop_assert_eq!(rest.contains(t), !spans.contains(t), "t={}", t);
             }
             prop_assert!(rest.0.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+        }
+
+        #[test]
+        fn choice_covers_the_query_without_hidden_blocks(
+            listed in proptest::collection::vec(
+                (0i64..200, 0i64..60, 0usize..3, 1u32..4, 0u8..6),
+                0..8,
+            ),
+            merges in proptest::collection::vec((0usize..8, 0usize..8), 0..3),
+            start in 0i64..220,
+            len in 0i64..100,
+            max in 0usize..3,
+        ) {
+            let blocks = generated_blocks(&listed, &merges);
+            let (end, max) = (start + len, RESOLUTIONS[max]);
+            let choice = choose_blocks(&blocks, start, end, Some(max));
+            for c in choice.blocks.iter().filter(|c| c.block.resolution_ms > 0) {
+                prop_assert!(
+                    !blocks.iter().any(|b| hides(b, &c.block)),
+                    "{} is hidden", c.block.block_id
+                );
+            }
+            for t in start..=end {
+                let listed = blocks.iter().any(|b| {
+                    b.resolution_ms <= max && b.min_time_ms <= t && t <= b.max_time_ms
+                });
+                let supplied: Vec<&ChosenBlock> =
+                    choice.blocks.iter().filter(|c| c.spans.contains(t)).collect();
+                prop_assert_eq!(!supplied.is_empty(), listed, "t={}", t);
+                let resolution = supplied.first().map_or(0, |c| c.block.resolution_ms);
+                prop_assert!(
+                    supplied.iter().all(|c| c.block.resolution_ms == resolution),
+                    "t={} is supplied by several resolutions", t
+                );
+                prop_assert_eq!(choice.downsampled.contains(t), resolution > 0, "t={}", t);
+            }
         }
     }
 }
