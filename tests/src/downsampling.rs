@@ -3,8 +3,8 @@
 //! bucket index: the compactor writes it), and reading the querier's fetched-bytes counter.
 //!
 //! The series, [`JOBS`] × [`INSTANCES`] of each metric, one sample every [`STEP_MS`]: counters
-//! `e2e_ds_requests_total` (seeded integer increments, resets every few hours at seeded
-//! times), counters `e2e_ds_cpu_seconds_total` (the same with seeded fractional increments, as
+//! `e2e_ds_requests_total` (seeded integer increments, resets at seeded times: every few
+//! hours for one series in five, every few days for the others), counters `e2e_ds_cpu_seconds_total` (the same with seeded fractional increments, as
 //! CPU or duration counters have) and gauges `e2e_ds_temperature` (a slow wave plus seeded
 //! noise).
 
@@ -38,10 +38,12 @@ fn mix(series: usize, i: i64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Whether the counters of series `s` reset at sample `i`: with probability 1/600 (about
-/// one reset every five hours at 30 s).
+/// Whether the counters of series `s` reset at sample `i`. Every fifth series crash-loops
+/// (probability 1/600: a reset about every five hours at 30 s); the others restart about
+/// every three days (1/8640).
 fn resets_at(s: usize, i: i64) -> bool {
-    mix(s, i).is_multiple_of(600)
+    let period = if s.is_multiple_of(5) { 600 } else { 8640 };
+    mix(s, i).is_multiple_of(period)
 }
 
 /// The counter of series `s` at sample `i` (from the epoch of the data): the sum of its
@@ -202,8 +204,8 @@ mod tests {
         let mut resets = 0;
         let (mut previous, mut previous_seconds) = (0.0, 0.0);
         for i in 0..10_000 {
-            let v = counter_next(3, i, &mut state);
-            let w = seconds_next(3, i, &mut seconds_state);
+            let v = counter_next(5, i, &mut state);
+            let w = seconds_next(5, i, &mut seconds_state);
             if v < previous {
                 resets += 1;
             }
