@@ -21,10 +21,16 @@ pub const METRICS_FLUSH_PATH: &str = "/ingester/flush";
 pub const LOGS_FLUSH_PATH: &str = "/ingester/logs/flush";
 pub const TRACES_FLUSH_PATH: &str = "/ingester/traces/flush";
 
+/// The `-storage.*` flag of the filesystem bucket in directory `bucket`.
+pub fn filesystem_storage(bucket: &Path) -> Vec<String> {
+    vec![format!("-storage.filesystem.dir={}", bucket.display())]
+}
+
 /// Flags of the ingesters, distributor and querier: RF=3, one-minute blocks shipped within a
 /// second and kept in the heads one second after upload, bucket indexes re-read every second,
-/// all in the filesystem bucket `bucket`. `signals` is `-signals` (`metrics,logs,traces`).
-pub fn cluster_flags(bucket: &Path, signals: &str) -> Vec<String> {
+/// all in the bucket of the `storage` flags ([`filesystem_storage`], or an S3 server's).
+/// `signals` is `-signals` (`metrics,logs,traces`).
+pub fn cluster_flags(storage: &[String], signals: &str) -> Vec<String> {
     let mut flags = vec![
         format!("-signals={signals}"),
         "-ingester.lifecycler.heartbeat-period=1s".into(),
@@ -32,8 +38,8 @@ pub fn cluster_flags(bucket: &Path, signals: &str) -> Vec<String> {
         "-limits.ingestion-rate=0".into(),
         "-querier.bucket-index-refresh=1s".into(),
         "-multitenancy-enabled=true".into(),
-        format!("-storage.filesystem.dir={}", bucket.display()),
     ];
+    flags.extend(storage.iter().cloned());
     for signal in ["metrics", "logs", "traces"] {
         flags.extend([
             format!("-ingester.{signal}.replication-factor=3"),
@@ -49,14 +55,13 @@ pub fn cluster_flags(bucket: &Path, signals: &str) -> Vec<String> {
     flags
 }
 
-/// Flags of a compactor on `bucket`: a run every second over 1m → 5m → 20m ranges, no wait
+/// Flags of a compactor on the bucket of the `storage` flags: a run every second over 1m → 5m → 20m ranges, no wait
 /// before the first level, sources deleted 3 s after they are marked, 1 s ring heartbeats, no
 /// downsampling.
-pub fn compactor_flags(bucket: &Path, signals: &str) -> Vec<String> {
-    vec![
+pub fn compactor_flags(storage: &[String], signals: &str) -> Vec<String> {
+    let mut flags = vec![
         format!("-signals={signals}"),
         "-multitenancy-enabled=true".into(),
-        format!("-storage.filesystem.dir={}", bucket.display()),
         "-compactor.compaction-interval=1s".into(),
         "-compactor.block-ranges=1m,5m,20m".into(),
         "-compactor.first-level-compaction-wait-period=0s".into(),
@@ -64,7 +69,9 @@ pub fn compactor_flags(bucket: &Path, signals: &str) -> Vec<String> {
         "-compactor.ring.heartbeat-period=1s".into(),
         "-compactor.ring.heartbeat-timeout=10s".into(),
         "-compactor.downsampling.enabled=false".into(),
-    ]
+    ];
+    flags.extend(storage.iter().cloned());
+    flags
 }
 
 /// A compactor named `name` (also its ring instance id, so a restart is the same instance),

@@ -22,8 +22,8 @@ use sextant_e2e::answers::{differences, points, AnswerApi, AnswerClient, AnswerQ
 use sextant_e2e::bucket::tenant_blocks;
 use sextant_e2e::cluster::READY_TIMEOUT;
 use sextant_e2e::compactor::{
-    cluster_flags, compactor_flags, compactor_spec, push_metrics, start_process, upload_everything,
-    wait_compacted, METRICS_STEP_MS,
+    cluster_flags, compactor_flags, compactor_spec, filesystem_storage, push_metrics,
+    start_process, upload_everything, wait_compacted, METRICS_STEP_MS,
 };
 use sextant_e2e::{wait_for, Cluster, SextantProcess};
 
@@ -207,7 +207,7 @@ async fn kill_loop(
 #[ignore = "spawns a cluster and kills a compactor 20 times (make e2e)"]
 async fn e2e_compactor_survives_kill9_loop() -> Result<()> {
     let bucket = tempfile::tempdir()?;
-    let flags = cluster_flags(bucket.path(), "metrics");
+    let flags = cluster_flags(&filesystem_storage(bucket.path()), "metrics");
     let cluster = Cluster::start(3, &flags).await?;
     cluster.wait_for_active_ingesters(3, TIMEOUT).await?;
     let seed = cluster.ingesters[0].memberlist_addr();
@@ -245,7 +245,7 @@ async fn e2e_compactor_survives_kill9_loop() -> Result<()> {
         reference.clone(),
         stop.clone(),
     ));
-    let mut compactor_flags = compactor_flags(bucket.path(), "metrics");
+    let mut compactor_flags = compactor_flags(&filesystem_storage(bucket.path()), "metrics");
     compactor_flags.push("-compactor.partial-block-deletion-delay=5s".into());
     let mut compactor = SextantProcess::spawn(compactor_spec("compactor", seed, &compactor_flags))?;
     let kills = kill_loop(&mut compactor, bucket.path(), &tenants).await;

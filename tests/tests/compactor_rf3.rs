@@ -1,12 +1,13 @@
 //! Compaction of RF=3 uploads changes no answer and leaves about one copy of the data.
 //!
-//! 1 distributor, 3 ingesters (RF=3, one-minute blocks), 1 querier, one filesystem bucket. A
-//! known data set of metrics (remote write), logs (Loki push) and traces (OTLP/HTTP), twenty
-//! minutes ending at least 25 minutes ago, is written, flushed into blocks by every ingester
-//! and dropped from their heads. The querier's answers are recorded (and checked against the
-//! distinct input); then a compactor starts and runs until no level-1 block, deletion mark or
-//! partial block is left for any signal. Every answer must be identical (the data part, order-
-//! normalized), and each signal's stored bytes at most 1.1 × one ingester's copy.
+//! 1 distributor, 3 ingesters (RF=3, one-minute blocks), 1 querier, one bucket: a directory,
+//! and in the second test an S3 server (`s3s-fs`). A known data set of metrics (remote
+//! write), logs (Loki push) and traces (OTLP/HTTP), twenty minutes ending at least 25 minutes
+//! ago, is written, flushed into blocks by every ingester and dropped from their heads. The
+//! querier's answers are recorded (and checked against the distinct input); then a compactor
+//! starts and runs until no level-1 block, deletion mark or partial block is left for any
+//! signal. Every answer must be identical (the data part, order-normalized), and each
+//! signal's stored bytes at most 1.1 × one ingester's copy.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,12 +18,13 @@ use serde_json::{json, Value};
 use sextant_e2e::answers::{differences, points, AnswerApi, AnswerClient, AnswerQuery};
 use sextant_e2e::bucket::{bytes_by_source, tenant_blocks, COMPACTOR_METRICS_RING};
 use sextant_e2e::compactor::{
-    cluster_flags, compactor_flags, start_compactor, start_process, upload_everything,
-    wait_compacted,
+    cluster_flags, compactor_flags, filesystem_storage, start_compactor, start_process,
+    upload_everything, wait_compacted,
 };
 use sextant_e2e::prometheus::metric_sum;
 use sextant_e2e::remote_write::{series, write_request};
 use sextant_e2e::ring::{INGESTER_LOGS_RING, INGESTER_METRICS_RING};
+use sextant_e2e::s3::S3sFs;
 use sextant_e2e::traces::{
     check_same_spans, group_by_trace, kv, spans_of_traces_data, SpanRecord, TempoApi, TempoClient,
     TempoFormat, INGESTER_TRACES_RING,
@@ -368,7 +370,23 @@ fn stored_bytes(bucket: &Path) -> BTreeMap<&'static str, BTreeMap<String, u64>> 
 #[ignore = "spawns a cluster and a compactor (make e2e)"]
 async fn e2e_compactor_rf3_answers_unchanged_and_one_copy_stored() -> Result<()> {
     let bucket = tempfile::tempdir()?;
-    let flags = cluster_flags(bucket.path(), "metrics,logs,traces");
+    answers_unchanged_and_one_copy_stored(&filesystem_storage(bucket.path()), bucket.path()).await
+}
+
+/// The same on a real S3 server (`s3s-fs`) standing in for MinIO: listing, deletion marks,
+/// partial blocks and deletes through the S3 API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "spawns a cluster, s3s-fs and a compactor (make e2e)"]
+async fn e2e_compactor_rf3_on_s3_answers_unchanged_and_one_copy_stored() -> Result<()> {
+    let server = S3sFs::start("blocks").await?;
+    let storage = server.storage_flags("blocks");
+    answers_unchanged_and_one_copy_stored(&storage, &server.root().join("blocks")).await
+}
+
+/// The test on the bucket of the `storage` flags, whose objects appear as files under
+/// `bucket` (read to check blocks, marks and bytes).
+async fn answers_unchanged_and_one_copy_stored(storage: &[String], bucket: &Path) -> Result<()> {
+    let flags = cluster_flags(storage, "metrics,logs,traces");
     let cluster = Cluster::start(3, &flags).await?;
     for ring in [
         INGESTER_METRICS_RING,
@@ -392,7 +410,7 @@ async fn e2e_compactor_rf3_answers_unchanged_and_one_copy_stored() -> Result<()>
     // traces are complete once idle for a second
     tokio::time::sleep(Duration::from_secs(2)).await;
     let tenants = [TENANT.to_string()];
-    upload_everything(&cluster, bucket.path(), &SIGNALS, &tenants, TIMEOUT).await?;
+    upload_everything(&cluster, bucket, &SIGNALS, &tenants, TIMEOUT).await?;
 
     let queries = queries(first_ms);
     let client = AnswerClient::new(querier.url(""), TENANT)?;
@@ -409,10 +427,10 @@ async fn e2e_compactor_rf3_answers_unchanged_and_one_copy_stored() -> Result<()>
     })
     .await?;
     let spans = check_traces_by_id(&tempo, &expected_traces).await?;
-    let bytes_before = stored_bytes(bucket.path());
+    let bytes_before = stored_bytes(bucket);
     eprintln!("before compaction: {spans} spans by ID; bytes per source {bytes_before:?}");
 
-    let compactor_flags = compactor_flags(bucket.path(), "metrics,logs,traces");
+    let compactor_flags = compactor_flags(storage, "metrics,logs,traces");
     let compactor = start_compactor("compactor", seed, &compactor_flags).await?;
     compactor
         .wait_for_ring(COMPACTOR_METRICS_RING, TIMEOUT, "1 ACTIVE compactor", |r| {
@@ -420,7 +438,7 @@ async fn e2e_compactor_rf3_answers_unchanged_and_one_copy_stored() -> Result<()>
         })
         .await?;
     for signal in SIGNALS {
-        wait_compacted(bucket.path(), signal, &tenants, COMPACTION_TIMEOUT)
+        wait_compacted(bucket, signal, &tenants, COMPACTION_TIMEOUT)
             .await
             .with_context(|| compactor.logs_tail())?;
     }
@@ -438,7 +456,7 @@ async fn e2e_compactor_rf3_answers_unchanged_and_one_copy_stored() -> Result<()>
         "after compaction: {} answers identical, {spans_after} spans by ID",
         after.len()
     );
-    let bytes_after = stored_bytes(bucket.path());
+    let bytes_after = stored_bytes(bucket);
     for (signal, sources) in &bytes_after {
         ensure!(
             sources.keys().all(|s| s == "compactor"),

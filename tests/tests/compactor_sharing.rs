@@ -21,8 +21,8 @@ use sextant_e2e::bucket::{
     COMPACTOR_METRICS_RING,
 };
 use sextant_e2e::compactor::{
-    cluster_flags, compactor_flags, push_metrics, start_compactor, wait_compacted,
-    METRICS_FLUSH_PATH, METRICS_STEP_MS,
+    cluster_flags, compactor_flags, filesystem_storage, push_metrics, start_compactor,
+    wait_compacted, METRICS_FLUSH_PATH, METRICS_STEP_MS,
 };
 use sextant_e2e::Cluster;
 
@@ -84,11 +84,11 @@ fn check_compacted_once(
 #[ignore = "spawns a cluster and two compactors (make e2e)"]
 async fn e2e_two_compactors_share_tenants_and_take_over() -> Result<()> {
     let bucket = tempfile::tempdir()?;
-    let flags = cluster_flags(bucket.path(), "metrics");
+    let flags = cluster_flags(&filesystem_storage(bucket.path()), "metrics");
     let cluster = Cluster::start(3, &flags).await?;
     cluster.wait_for_active_ingesters(3, TIMEOUT).await?;
     let seed = cluster.ingesters[0].memberlist_addr();
-    let compactor_flags = compactor_flags(bucket.path(), "metrics");
+    let compactor_flags = compactor_flags(&filesystem_storage(bucket.path()), "metrics");
     let compactor_a = start_compactor("compactor-a", seed, &compactor_flags).await?;
     let mut compactor_b = start_compactor("compactor-b", seed, &compactor_flags).await?;
     for compactor in [&compactor_a, &compactor_b] {
