@@ -4,8 +4,11 @@
 //! ranges. A downsampled block is a normal metrics block whose meta has
 //! `downsample.resolution_ms`; it keeps its source's time range, level and `sources`.
 //!
-//! The rules, per tenant, run by the tenant's owner after the run's compaction jobs (so that
-//! a block merged in this run is downsampled in the same run, not its parts):
+//! The rules, per tenant, run by every compactor after the run's compaction jobs (so that a
+//! block merged in this run is downsampled in the same run, not its parts), each taking the
+//! candidates of the time windows it owns: a candidate is sharded like the compaction jobs of
+//! its window of the largest block range (`service::shard_key`), so a big tenant's
+//! downsampling spreads over the compactors and runs where that window is compacted:
 //! - the configured resolutions are levels, ascending; each is computed from the one before
 //!   it (raw for the first): 5m from raw, 1h from 5m;
 //! - a level's candidates are the complete blocks of the finer resolution whose `max_time`
@@ -133,6 +136,14 @@ pub fn downsample_candidates<'a>(
         .collect()
 }
 
+/// Which candidates one [`Downsampler::run`] takes.
+pub struct DownsampleScope<'a> {
+    /// The blocks a job of this run's plan merges (left for the next run).
+    pub busy: &'a HashSet<String>,
+    /// Whether this compactor downsamples a candidate (the shard of its time window).
+    pub owns: &'a (dyn Fn(&PlannerBlock) -> bool + Sync),
+}
+
 /// What one [`Downsampler::run`] did for a tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownsampleOutcome {
@@ -178,15 +189,17 @@ impl Downsampler {
         tenant: &TenantId,
         instance_id: &str,
         mut blocks: Vec<PlannerBlock>,
-        busy: &HashSet<String>,
+        scope: &DownsampleScope<'_>,
         now_ms: i64,
     ) -> Result<DownsampleOutcome, CompactorError> {
         let mut outcome = DownsampleOutcome::default();
         for level in &self.levels {
-            let candidates: Vec<PlannerBlock> = downsample_candidates(&blocks, level, busy, now_ms)
-                .into_iter()
-                .cloned()
-                .collect();
+            let candidates: Vec<PlannerBlock> =
+                downsample_candidates(&blocks, level, scope.busy, now_ms)
+                    .into_iter()
+                    .filter(|b| (scope.owns)(b))
+                    .cloned()
+                    .collect();
             for source in &candidates {
                 match downsample_one(store, tenant, instance_id, source, level).await {
                     Ok(copy) => {

@@ -30,7 +30,7 @@ use crate::config::{duration_ms, CompactorConfig};
 use crate::deletion::{
     delete_marked_tenants, list_log_deletion_tenants, tenant_marked_for_deletion,
 };
-use crate::downsample::{downsample_levels, Downsampler};
+use crate::downsample::{downsample_levels, DownsampleScope, Downsampler};
 use crate::error::{storage_error, CompactorError};
 use crate::instrumentation::{CompactorMetrics, RunOutcome};
 use crate::passes::{CompactorTenantLimits, LogDeletionPass, RetentionPass};
@@ -323,8 +323,11 @@ impl Compactor {
             summary.redundant_marked += plan.redundant.len();
         }
         self.run_jobs(shard, &plan, summary).await;
-        if owns_tenant && signal == Signal::Metrics {
-            if let Err(e) = self.downsample_tenant(shard, tenant, &plan, summary).await {
+        if signal == Signal::Metrics {
+            let owned = self
+                .downsample_tenant(shard, tenant, owns_tenant, &plan, summary)
+                .await;
+            if let Err(e) = owned {
                 tracing::warn!(%tenant, error = %e, "downsampling a tenant failed");
                 summary.errors.push(format!("downsampling: {e}"));
             }
@@ -358,11 +361,13 @@ impl Compactor {
         }
     }
 
-    /// Downsamples the tenant's blocks after its jobs ran (see `downsample`).
+    /// Downsamples the tenant's blocks of the windows this compactor owns, after its jobs
+    /// ran (see `downsample`); the tenant's owner also refreshes the bucket index first.
     async fn downsample_tenant(
         &self,
         shard: &SignalShard,
         tenant: &TenantId,
+        owns_tenant: bool,
         plan: &CompactionPlan,
         summary: &mut RunSummary,
     ) -> Result<(), CompactorError> {
@@ -371,12 +376,26 @@ impl Compactor {
         };
         let store = self.store.as_ref();
         let signal = shard.compaction.signal();
-        let blocks = update_index(store, signal, tenant).await?.blocks;
+        let blocks = match owns_tenant {
+            true => update_index(store, signal, tenant).await?.blocks,
+            false => list_blocks(store, signal, tenant)
+                .await
+                .map_err(storage_error("listing blocks", signal, tenant))?,
+        };
         let blocks = self.read_planner_blocks(shard, tenant, &blocks).await?;
         let busy: HashSet<String> = plan.jobs.iter().flat_map(|j| j.sources.clone()).collect();
+        let largest_range_ms = self.config.block_ranges_ms().last().copied().unwrap_or(1);
+        let owns = |b: &PlannerBlock| {
+            let key = window_shard_key(b.min_time_ms, largest_range_ms);
+            shard.sharding.owns_job(tenant, &key)
+        };
+        let scope = DownsampleScope {
+            busy: &busy,
+            owns: &owns,
+        };
         let instance_id = shard.sharding.instance_id();
         let outcome = downsampler
-            .run(store, tenant, instance_id, blocks, &busy, now_ms())
+            .run(store, tenant, instance_id, blocks, &scope, now_ms())
             .await?;
         self.metrics.blocks_marked(signal, outcome.blocks_marked);
         summary.blocks_downsampled += outcome.blocks_downsampled;
@@ -552,7 +571,13 @@ impl CompactorService {
 /// compactors that saw the bucket at different moments) goes to the same compactor, so no
 /// block is compacted by two at once; a big tenant's windows still spread over compactors.
 fn shard_key(job: &CompactionJob, largest_range_ms: i64) -> String {
-    let window = job.range_start_ms.div_euclid(largest_range_ms.max(1));
+    window_shard_key(job.range_start_ms, largest_range_ms)
+}
+
+/// The shard key of the window of the largest block range holding `time_ms` (also what
+/// downsampling shards a block by, its min time: it runs where its window is compacted).
+fn window_shard_key(time_ms: i64, largest_range_ms: i64) -> String {
+    let window = time_ms.div_euclid(largest_range_ms.max(1));
     format!("{}", window * largest_range_ms.max(1))
 }
 

@@ -230,6 +230,43 @@ async fn old_raw_blocks_get_5m_and_1h_copies_once_and_fresh_ones_none() {
 }
 
 #[tokio::test]
+async fn a_compactor_downsamples_only_the_blocks_of_the_windows_it_owns() {
+    let store = InMemory::new();
+    let t = tenant(TENANT);
+    let owned = upload_metrics(&store, &t, day_start(60)).await;
+    let other = upload_metrics(&store, &t, day_start(58)).await;
+    let listed = list_blocks(&store, Signal::Metrics, &t).await.unwrap();
+    let mut cache = crate::runner::MetaCache::new();
+    let compaction = crate::signals::MetricsCompaction;
+    let blocks = crate::runner::planner_blocks(&store, &compaction, &t, &listed, &mut cache)
+        .await
+        .unwrap();
+    let mut registry = Registry::default();
+    let config = crate::config::DownsamplingConfig::default();
+    let downsampler = crate::downsample::Downsampler::new(&config, &mut registry);
+    let busy = std::collections::HashSet::new();
+    let owns = |b: &crate::planner::PlannerBlock| b.sources.contains(&owned);
+    let scope = crate::downsample::DownsampleScope {
+        busy: &busy,
+        owns: &owns,
+    };
+    let outcome = downsampler
+        .run(&store, &t, "compactor-1", blocks, &scope, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(outcome.blocks_downsampled, 2, "{outcome:?}");
+    let (blocks, _) = metrics_blocks(&store, &t).await;
+    let mut expected = vec![
+        (0, vec![owned.clone()]),
+        (0, vec![other]),
+        (300_000, vec![owned.clone()]),
+        (HOUR_MS, vec![owned]),
+    ];
+    expected.sort();
+    assert_eq!(blocks, expected);
+}
+
+#[tokio::test]
 async fn merged_raw_blocks_replace_the_downsampled_copies_of_their_parts() {
     let s = setup(Signal::Metrics, true, no_limits);
     let t = tenant(TENANT);
