@@ -8,6 +8,8 @@
 //!   `regexp`/`pattern`/`unpack` parsers, label filters, `line_format`/`label_format` (a Go
 //!   text/template subset with Loki's functions), `drop`/`keep`/`decolorize`, and the stream >
 //!   structured metadata > parsed label precedence with `_extracted` on clashes.
+//! - [`deletion`]: [`deletion::LogsDeletionFilter`], the entries a deletion request selects
+//!   (stream selector, line filters, inclusive ms range), shared by compactor and querier.
 //! - [`model`]: [`model::LogBatch`], the decoded form of a push.
 //! - [`push`]: decoding Loki pushes (protobuf + snappy, JSON, gzip) and OTLP logs (protobuf,
 //!   OTLP/JSON; resource attributes to stream labels as Loki 3 does), `service_name`
@@ -27,6 +29,7 @@
 pub mod block;
 pub mod chunk;
 pub mod db;
+pub mod deletion;
 mod head;
 pub mod logql;
 pub mod model;

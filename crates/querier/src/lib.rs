@@ -19,6 +19,8 @@
 //!   series, stats scaled by the replication (ingesters only); with
 //!   [`LogsQuerier::with_blocks`] also the logs blocks in object storage (`logs_blocks`:
 //!   logs bucket index, parsed-index cache, byte-range chunk reads).
+//! - `logs_deletions`: the tenants' log deletion requests, cached and compiled, dropping the
+//!   entries they select from the logs querier's `select` (Loki's `filter-and-delete`).
 //! - [`traces_querier`]: [`TracesQuerier`], the [`TracesSource`] over the `ingester-traces`
 //!   ring behind [`TracesIngesterQueryClients`]: fragments of a trace merged with each span
 //!   once, search results combined per trace (Tempo's combiner), tag unions; with
@@ -45,6 +47,7 @@ pub mod config;
 pub mod ingesters;
 mod instrumentation;
 mod logs_blocks;
+mod logs_deletions;
 pub mod logs_querier;
 pub mod loki_api;
 mod merge;

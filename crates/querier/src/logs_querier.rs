@@ -9,6 +9,10 @@
 //! entry per (timestamp, line, structured metadata); label names, values and series are
 //! sorted unions; `stats` is the sum of the ingesters' answers scaled down by the
 //! replication (see [`deduplicate_stats`]; blocks are not counted yet).
+//!
+//! With a bucket, `select` also drops the entries selected by the tenant's log deletion
+//! requests from the merged streams (`crate::logs_deletions`, Loki's `filter-and-delete`);
+//! labels, series and stats are not filtered.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +35,7 @@ use crate::config::QuerierConfig;
 use crate::ingesters::{IngesterFanOut, RingSnapshot};
 use crate::instrumentation::IngesterRequests;
 use crate::logs_blocks::LogsBlockReader;
+use crate::logs_deletions::LogsDeletions;
 use crate::loki_api::{LogsSource, LogsStats};
 use crate::merge::sorted_union;
 use crate::querier::Clock;
@@ -85,6 +90,8 @@ pub struct LogsQuerier {
     ingesters: IngesterFanOut<dyn LogsIngesterQueryClients>,
     /// The uploaded blocks; `None` reads the ingesters only.
     blocks: Option<LogsBlockReader>,
+    /// The log deletion requests in the same bucket; `None` filters nothing.
+    deletions: Option<LogsDeletions>,
 }
 
 impl LogsQuerier {
@@ -103,18 +110,26 @@ impl LogsQuerier {
                 IngesterRequests::register_logs(registry),
             ),
             blocks: None,
+            deletions: None,
         }
     }
 
     /// Also reads the logs blocks in `store` (`logs/<tenant>/...`), with the block list
-    /// refresh, index cache size and read concurrency of `config`;
-    /// `sextant_querier_logs_*` block metrics go to `registry`.
+    /// refresh, index cache size and read concurrency of `config`, and drops from `select`
+    /// the entries selected by the log deletion requests stored there (re-read every
+    /// `bucket_index_refresh`); `sextant_querier_logs_*` block and deletion metrics go to
+    /// `registry`.
     pub fn with_blocks(
         mut self,
         config: &QuerierConfig,
         store: Arc<dyn object_store::ObjectStore>,
         registry: &mut Registry,
     ) -> Self {
+        self.deletions = Some(LogsDeletions::new(
+            Arc::clone(&store),
+            config.bucket_index_refresh,
+            registry,
+        ));
         self.blocks = Some(LogsBlockReader::new(config, store, registry));
         self
     }
@@ -146,7 +161,14 @@ impl LogsQuerier {
         let from_blocks = read_optional(self.blocks.as_ref(), |blocks| {
             blocks.select(tenant, matchers, line_filters, start_ns, end_ns)
         });
-        let (answers, blocks) = futures::try_join!(from_ingesters, from_blocks)?;
+        let deletions = async {
+            match &self.deletions {
+                Some(deletions) => deletions.applicable(tenant, start_ns, end_ns).await,
+                None => Ok(None),
+            }
+        };
+        let (answers, blocks, deletions) =
+            futures::try_join!(from_ingesters, from_blocks, deletions)?;
         let responses: Vec<LogsQueryResponse> = answers.into_iter().flatten().collect();
         let blocks: Vec<Stream> = blocks.into_iter().flatten().collect();
         let entries: usize = responses
@@ -155,10 +177,17 @@ impl LogsQuerier {
             .map(|s| s.entries.len())
             .chain(blocks.iter().map(|s| s.entries.len()))
             .sum();
+        let merge = move || {
+            let streams = merge_responses(responses, blocks, start_ns, end_ns)?;
+            Ok(match deletions {
+                Some(deletions) => deletions.apply(streams),
+                None => streams,
+            })
+        };
         if entries < INLINE_MERGE_ENTRIES {
-            return merge_responses(responses, blocks, start_ns, end_ns);
+            return merge();
         }
-        tokio::task::spawn_blocking(move || merge_responses(responses, blocks, start_ns, end_ns))
+        tokio::task::spawn_blocking(merge)
             .await
             .map_err(|e| QuerierError::Ingesters(format!("merge task failed: {e}")))?
     }
@@ -436,6 +465,8 @@ impl LogsSource for LogsQuerier {
 
 #[cfg(test)]
 mod blocks_tests;
+#[cfg(test)]
+mod deletion_tests;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Log deletion requests (Loki's compactor API): a LogQL stream selector with optional line
 //! filters and a time range; one JSON object per request under
-//! `deletion-requests/logs/<tenant>/<id>.json`.
+//! `deletion-requests/logs/<tenant>/<id>.json`. The record ([`LogDeletionRequest`]) and its
+//! listing live in `sextant_storage::deletion_requests`, the filter that says which entries a
+//! request selects in `sextant_logs::deletion`: queriers read the same requests and filter
+//! the selected entries at query time from the moment a request is stored (Loki's
+//! `filter-and-delete` mode), so answers do not wait for this pass.
 //!
 //! [`process_log_deletions`] applies the requests older than the cancel period: every logs
 //! block overlapping one is rewritten without the matching entries, then the request is
@@ -13,19 +17,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use serde::{Deserialize, Serialize};
-use sextant_logs::logql::ast::Expr;
-use sextant_logs::logql::eval::leading_line_filters;
-use sextant_logs::logql::parse::parse_expr;
-use sextant_logs::pipeline::LogsLineFilter;
-use sextant_model::{Labels, Matcher, Signal, TenantId};
+use sextant_logs::deletion::LogsDeletionFilter;
+use sextant_model::{Labels, Signal, TenantId};
 use sextant_storage::block_id::block_id_time_ms;
-use sextant_storage::keys::{
-    deletion_request_key, deletion_requests_prefix, deletion_requests_root,
-};
+use sextant_storage::keys::{deletion_request_key, deletion_requests_root};
 use sextant_storage::{list_blocks, update_bucket_index, BucketBlock, StorageError};
+pub use sextant_storage::{LogDeletionRequest, LogDeletionStatus};
 
 use crate::error::{storage_error, CompactorError};
 use crate::retention::rewrite::{BlockRewriter, Rewritten};
@@ -40,39 +38,6 @@ pub const DEFAULT_DELETE_REQUEST_CANCEL_PERIOD: Duration = Duration::from_secs(1
 /// block's ULID is made before its upload completes, so a block listed by no pass may carry
 /// a time before the pass.
 const LATE_UPLOAD_GRACE_MS: i64 = 10 * 60 * 1000;
-
-const NS_PER_MS: i64 = 1_000_000;
-
-/// Where a request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogDeletionStatus {
-    /// Stored, cancellable, not yet applied.
-    Received,
-    /// Applied to every block that existed (and kept in force for later blocks).
-    Processed,
-}
-
-/// One stored log deletion request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogDeletionRequest {
-    pub request_id: String,
-    /// A stream selector, optionally followed by line filters.
-    pub query: String,
-    /// Inclusive time range of the entries to delete (Unix ms).
-    pub start_time_ms: i64,
-    pub end_time_ms: i64,
-    pub created_at_ms: i64,
-    pub status: LogDeletionStatus,
-    /// Entries deleted so far.
-    #[serde(default)]
-    pub entries_deleted: u64,
-    #[serde(default)]
-    pub processed_at_ms: i64,
-    /// Blocks whose ULID time is at most this were filtered.
-    #[serde(default)]
-    pub applied_through_ms: i64,
-}
 
 /// What one [`process_log_deletions`] pass did for a tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,46 +55,27 @@ pub struct LogDeletionOutcome {
 
 /// Checks a deletion query: a stream selector and line filters only, regexes compiling.
 pub fn validate_deletion_query(query: &str) -> Result<(), String> {
-    DeletionFilter::compile(query, 0, 0).map(|_| ())
+    LogsDeletionFilter::validate(query).map_err(|e| e.to_string())
 }
 
-/// A compiled request: which entries it deletes.
+/// A compiled request and the entries it deleted in this pass.
 struct DeletionFilter {
-    matchers: Vec<Matcher>,
-    lines: LogsLineFilter,
-    start_ns: i64,
-    end_ns: i64,
+    filter: LogsDeletionFilter,
     deleted: AtomicU64,
 }
 
 impl DeletionFilter {
     fn compile(query: &str, start_ms: i64, end_ms: i64) -> Result<DeletionFilter, String> {
-        let log = match parse_expr(query).map_err(|e| e.to_string())? {
-            Expr::Log(log) => log,
-            Expr::Sample(_) => return Err("a metric query cannot select log lines".into()),
-        };
-        if leading_line_filters(&log.pipeline).len() != log.pipeline.len() {
-            return Err("only line filters may follow the stream selector".into());
-        }
-        let lines = LogsLineFilter::new(&log.pipeline).map_err(|e| e.to_string())?;
+        let filter =
+            LogsDeletionFilter::compile(query, start_ms, end_ms).map_err(|e| e.to_string())?;
         Ok(DeletionFilter {
-            matchers: log.matchers,
-            lines,
-            start_ns: start_ms.saturating_mul(NS_PER_MS),
-            end_ns: end_ms
-                .saturating_mul(NS_PER_MS)
-                .saturating_add(NS_PER_MS - 1),
+            filter,
             deleted: AtomicU64::new(0),
         })
     }
 
     fn selects(&self, labels: &Labels, ts_ns: i64, line: &str) -> bool {
-        (self.start_ns..=self.end_ns).contains(&ts_ns)
-            && self
-                .matchers
-                .iter()
-                .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
-            && self.lines.matches(line)
+        self.filter.selects(labels, ts_ns, line)
     }
 }
 
@@ -153,40 +99,19 @@ pub async fn put_log_deletion_request(
         ))
 }
 
-/// The tenant's requests, oldest first. An unreadable one is logged and skipped.
+/// The tenant's requests, oldest first (`sextant_storage::list_log_deletion_requests`
+/// with the compactor's error). An unreadable one is logged and skipped.
 pub async fn list_log_deletion_requests(
     store: &dyn ObjectStore,
     tenant: &TenantId,
 ) -> Result<Vec<LogDeletionRequest>, CompactorError> {
-    let fail = || storage_error("reading deletion requests", Signal::Logs, tenant);
-    let prefix = deletion_requests_prefix(Signal::Logs, tenant);
-    let objects: Vec<_> = store
-        .list(Some(&prefix))
-        .try_collect()
+    sextant_storage::list_log_deletion_requests(store, tenant)
         .await
-        .map_err(StorageError::from)
-        .map_err(fail())?;
-    let mut requests = Vec::new();
-    for object in objects {
-        let bytes = match store.get(&object.location).await {
-            Ok(result) => result
-                .bytes()
-                .await
-                .map_err(StorageError::from)
-                .map_err(fail())?,
-            Err(object_store::Error::NotFound { .. }) => continue,
-            Err(e) => return Err(fail()(e.into())),
-        };
-        match serde_json::from_slice::<LogDeletionRequest>(&bytes) {
-            Ok(request) => requests.push(request),
-            Err(e) => {
-                tracing::warn!(%tenant, key = %object.location, error = %e, "unreadable deletion request skipped")
-            }
-        }
-    }
-    requests
-        .sort_by(|a, b| (a.created_at_ms, &a.request_id).cmp(&(b.created_at_ms, &b.request_id)));
-    Ok(requests)
+        .map_err(storage_error(
+            "reading deletion requests",
+            Signal::Logs,
+            tenant,
+        ))
 }
 
 /// Removes a request; `Ok(false)` when the tenant has no such request.
