@@ -2,7 +2,7 @@
 //! range, or adjacent ranges) merged into one block, replica duplicates removed.
 //!
 //! Pure and I/O-free: the caller hands in each source's three files as bytes and stores the
-//! returned [`EncodedBlock`]. CPU-bound (decodes and re-encodes every sample): call it from a
+//! returned [`EncodedBlock`]. CPU-bound (decodes and re-encodes samples): call it from a
 //! blocking pool, never on the async runtime.
 //!
 //! Series are merged by label set (each index is sorted, so a k-way walk suffices). Within a
@@ -11,6 +11,13 @@
 //! (Prometheus and Mimir keep the first too). Exact replica duplicates therefore disappear, and
 //! on a conflicting value the outcome is deterministic for a given source order. Float chunks
 //! are re-encoded by [`BlockWriter`] (XOR or decimal, whichever is smaller).
+//!
+//! Fast path for replicas: when every source holding a series stores byte-identical chunks for
+//! it (same index entries, same CRC-checked bytes), and those chunks are exactly how the slow
+//! path would cut the series (see [`copyable_chunks`]), the first source's chunks are copied as
+//! they are, without decoding, deduplicating and re-encoding the copies. Samples and meta stats
+//! are always the slow path's; the bytes are too when the sources were written by this build's
+//! encoders. Not for retention rewrites, nor for downsampled blocks.
 //!
 //! Downsampled sources (all of one resolution; mixing resolutions is an error) merge the same
 //! way, and then each aggregate's windows are combined again at that resolution: a window
@@ -21,11 +28,13 @@
 use sextant_model::Labels;
 
 use super::downsample::DownsampledMerge;
+use super::writer::CHUNKS_VERSION;
 use super::{
-    read_chunk, read_histogram_chunk, BlockCompaction, BlockError, BlockIndex, BlockMeta,
-    BlockSource, BlockWriter, ChunkMeta, EncodedBlock, SeriesRef, BLOCK_CHUNK_MAX_SAMPLES,
+    chunk_byte_range, read_chunk, read_histogram_chunk, BlockCompaction, BlockError, BlockIndex,
+    BlockMeta, BlockSource, BlockWriter, ChunkMeta, EncodedBlock, SeriesRef,
+    BLOCK_CHUNK_MAX_SAMPLES,
 };
-use crate::chunk::{HistogramChunk, XorAppender, XorChunk};
+use crate::chunk::{FloatChunk, FloatIterator, HistogramChunk, XorAppender, XorChunk};
 use crate::write::Histogram;
 
 #[cfg(test)]
@@ -68,7 +77,9 @@ impl MetricsMergeOptions {
 /// level max(source levels) + 1, `sources` the sorted union of the sources' `sources` (the
 /// level-1 blocks it replaces) and the union of the sources' time ranges. A source whose format
 /// version this build does not know (e.g. newer) is refused with
-/// [`BlockError::UnknownMetaVersion`], never rewritten.
+/// [`BlockError::UnknownMetaVersion`], never rewritten. A series whose sources all hold the
+/// same chunks, cut as this merge would cut them, keeps the first source's chunk bytes instead
+/// of being decoded and re-encoded (same samples, same result).
 pub fn merge_blocks(
     sources: &[MetricsBlockSourceFiles<'_>],
     options: &MetricsMergeOptions,
@@ -83,6 +94,25 @@ pub(super) fn merge_blocks_from(
     sources: &[MetricsBlockSourceFiles<'_>],
     options: &MetricsMergeOptions,
     keep_from_ms: i64,
+) -> Result<EncodedBlock, BlockError> {
+    merge_blocks_with(sources, options, keep_from_ms, IdenticalChunks::Copy)
+}
+
+/// What the raw merge does with a series whose sources hold identical chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdenticalChunks {
+    /// Copy the first source's chunks when [`copyable_chunks`] allows it.
+    Copy,
+    /// Decode and re-encode like any other series (the reference the tests compare with).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Decode,
+}
+
+fn merge_blocks_with(
+    sources: &[MetricsBlockSourceFiles<'_>],
+    options: &MetricsMergeOptions,
+    keep_from_ms: i64,
+    identical: IdenticalChunks,
 ) -> Result<EncodedBlock, BlockError> {
     let mut cursors = sources
         .iter()
@@ -110,10 +140,22 @@ pub(super) fn merge_blocks_from(
         };
         return merged.merge(&mut cursors, block_source, time_range);
     }
+    // chunks files of version 1 hold XOR chunks only, where this build may pick decimal
+    let copy = identical == IdenticalChunks::Copy
+        && keep_from_ms == i64::MIN
+        && sources
+            .iter()
+            .all(|s| s.chunks.get(4) == Some(&CHUNKS_VERSION));
     let mut writer = BlockWriter::with_chunk_max_samples(max);
     let mut floats = Vec::new();
     let mut histograms = Vec::new();
     while let Some((labels, members)) = next_series(&mut cursors)? {
+        if copy {
+            if let Some((floats, histograms)) = copyable_chunks(&members, max)? {
+                writer.add_encoded_series(&labels, &floats, &histograms)?;
+                continue;
+            }
+        }
         floats.clear();
         histograms.clear();
         for member in &members {
@@ -216,6 +258,28 @@ impl Member<'_> {
         }
         Ok(())
     }
+
+    /// Whether `other` stores the same chunks: index entries equal but for their offsets, and
+    /// equal entry bytes (length, chunk bytes, CRC), float and histogram chunks alike.
+    fn same_chunks_as(&self, other: &Member<'_>) -> bool {
+        let same = |a: &[ChunkMeta], b: &[ChunkMeta]| {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| {
+                    (x.min_time, x.max_time, x.num_samples, x.len, x.encoding)
+                        == (y.min_time, y.max_time, y.num_samples, y.len, y.encoding)
+                        && entry(self.chunks, x).is_some_and(|e| entry(other.chunks, y) == Some(e))
+                })
+        };
+        same(&self.floats, &other.floats) && same(&self.histograms, &other.histograms)
+    }
+}
+
+/// A chunk's whole entry in the chunks file, `None` when beyond it.
+fn entry<'a>(chunks: &'a [u8], meta: &ChunkMeta) -> Option<&'a [u8]> {
+    let range = chunk_byte_range(meta);
+    let start = usize::try_from(range.start).ok()?;
+    let end = usize::try_from(range.end).ok()?;
+    chunks.get(start..end)
 }
 
 /// The smallest label set among the cursors' heads and every source's chunks for it (in source
@@ -238,6 +302,91 @@ pub(super) fn next_series<'a>(
         }
     }
     Ok(Some((labels, members)))
+}
+
+/// A series' float and histogram chunks in their stored encodings.
+type EncodedChunks = (Vec<FloatChunk>, Vec<HistogramChunk>);
+
+/// The first member's chunks, read and CRC-checked, when writing them as they are gives what
+/// the slow path (decode every member, keep the first sample per timestamp, re-cut into
+/// chunks of `max`, re-encode) would: every member holds the same chunks (index entries equal
+/// but for the offset, entry bytes equal), the first member's float samples and its
+/// histograms are each in strictly increasing time order (so deduplicating the copies gives
+/// back exactly its samples, in one run), and its chunks are cut as the slow path cuts that
+/// many samples ([`is_writer_cut`]). Each chunk then holds the samples the slow path would
+/// encode into it, and its bytes are what this build's encoders make of them when it wrote
+/// them. `None` when the series must take the slow path.
+fn copyable_chunks(
+    members: &[Member<'_>],
+    max: usize,
+) -> Result<Option<EncodedChunks>, BlockError> {
+    let Some((first, others)) = members.split_first() else {
+        return Ok(None);
+    };
+    if !is_writer_cut(&first.floats, max)
+        || !is_writer_cut(&first.histograms, max)
+        || !others.iter().all(|other| first.same_chunks_as(other))
+    {
+        return Ok(None);
+    }
+    let floats = first
+        .floats
+        .iter()
+        .map(|m| read_chunk(first.chunks, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let histograms = first
+        .histograms
+        .iter()
+        .map(|m| read_histogram_chunk(first.chunks, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let histogram_times = histograms
+        .iter()
+        .flat_map(HistogramChunk::histograms)
+        .map(|h| h.timestamp_ms);
+    if !float_times_increase(&floats)? || !strictly_increasing(histogram_times) {
+        return Ok(None);
+    }
+    Ok(Some((floats, histograms)))
+}
+
+/// Whether chunks of these sample counts are how the slow path cuts their sum `n`: into
+/// `ceil(n / max)` parts of `ceil(n / parts)` samples, the last one shorter (see
+/// [`histogram_chunks`] and the writer's float re-cut). No samples, no chunks.
+fn is_writer_cut(metas: &[ChunkMeta], max: usize) -> bool {
+    let counts = metas.iter().map(|m| m.num_samples as usize);
+    let n: usize = counts.clone().sum();
+    if n == 0 {
+        return metas.is_empty();
+    }
+    let size = n.div_ceil(n.div_ceil(max));
+    let parts = n.div_ceil(size);
+    let last = n - size * (parts - 1);
+    metas.len() == parts
+        && counts
+            .enumerate()
+            .all(|(i, c)| c == if i + 1 < parts { size } else { last })
+}
+
+/// Whether the chunks' samples are in strictly increasing time order, within and across
+/// chunks; a decoding error is returned as the slow path would return it.
+fn float_times_increase(chunks: &[FloatChunk]) -> Result<bool, BlockError> {
+    let mut iters: Vec<FloatIterator<'_>> = chunks.iter().map(FloatChunk::iter).collect();
+    let increasing = strictly_increasing(iters.iter_mut().flat_map(|i| i.map(|(t, _)| t)));
+    match iters.iter().find_map(FloatIterator::error) {
+        Some(err) => Err(err.into()),
+        None => Ok(increasing),
+    }
+}
+
+fn strictly_increasing(mut times: impl Iterator<Item = i64>) -> bool {
+    let Some(mut last) = times.next() else {
+        return true;
+    };
+    times.all(|t| {
+        let later = t > last;
+        last = t;
+        later
+    })
 }
 
 /// Sorts by timestamp (stable, so equal timestamps stay in source order) and keeps the first

@@ -29,7 +29,8 @@ pub struct EncodedBlock {
 
 /// Collects series in label order; chunk bytes go straight into the chunks file. Float chunks
 /// are re-encoded in their smallest encoding, and merged when the writer was built with
-/// [`BlockWriter::with_chunk_max_samples`].
+/// [`BlockWriter::with_chunk_max_samples`], except those given already encoded
+/// ([`BlockWriter::add_encoded_series`]), which are stored as they are.
 #[derive(Debug)]
 pub struct BlockWriter {
     series: Vec<WrittenSeries>,
@@ -93,23 +94,57 @@ impl BlockWriter {
         chunks: &[XorChunk],
         histograms: &[HistogramChunk],
     ) -> Result<(), BlockError> {
-        if labels.is_empty() {
-            return Err(BlockError::EmptyLabels);
-        }
-        if let Some(previous) = self.series.last() {
-            if previous.labels >= *labels {
-                return Err(BlockError::UnsortedSeries {
-                    previous: previous.labels.to_string(),
-                    next: labels.to_string(),
-                });
-            }
-        }
+        self.check_next(labels)?;
         let chunks = match self.chunk_max_samples {
             Some(max) => merge_chunks(chunks, max)?,
             None => re_encode_chunks(chunks)?,
         };
+        self.push_series(labels, &chunks, histograms);
+        Ok(())
+    }
+
+    /// Adds a series from chunks already in their stored encodings, in label order like
+    /// [`BlockWriter::add_series`]: float and histogram chunks are stored as they are, neither
+    /// re-encoded nor re-cut (whatever [`BlockWriter::with_chunk_max_samples`] says), except
+    /// that empty float chunks are dropped like the other methods drop them. The caller
+    /// guarantees what the writer would otherwise establish: each series' float samples (and
+    /// its histograms) in strictly increasing time order across its chunks.
+    pub fn add_encoded_series(
+        &mut self,
+        labels: &Labels,
+        chunks: &[FloatChunk],
+        histograms: &[HistogramChunk],
+    ) -> Result<(), BlockError> {
+        self.check_next(labels)?;
+        self.push_series(labels, chunks, histograms);
+        Ok(())
+    }
+
+    /// Refuses empty labels and labels not sorting strictly after the previous series'.
+    fn check_next(&self, labels: &Labels) -> Result<(), BlockError> {
+        if labels.is_empty() {
+            return Err(BlockError::EmptyLabels);
+        }
+        match self.series.last() {
+            Some(previous) if previous.labels >= *labels => Err(BlockError::UnsortedSeries {
+                previous: previous.labels.to_string(),
+                next: labels.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends the chunks' bytes (empty float chunks skipped), counts their samples and
+    /// records the series.
+    fn push_series(
+        &mut self,
+        labels: &Labels,
+        chunks: &[FloatChunk],
+        histograms: &[HistogramChunk],
+    ) {
         let chunks = chunks
             .iter()
+            .filter(|c| c.num_samples() > 0)
             .map(|c| {
                 self.samples += c.num_samples() as u64;
                 let (min, max, n) = (c.min_time(), c.max_time(), c.num_samples());
@@ -129,7 +164,6 @@ impl BlockWriter {
             chunks,
             histograms,
         });
-        Ok(())
     }
 
     fn append_chunk(
@@ -317,5 +351,80 @@ fn put_chunk_metas(out: &mut Vec<u8>, chunks: &[ChunkMeta], base_time: i64) {
         put_uvarint(out, c.len);
         put_uvarint(out, u64::from(c.encoding.as_byte()));
         prev_time = c.max_time;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::meta::BlockCompaction;
+    use crate::block::{read_chunk, read_histogram_chunk, BlockIndex, SeriesRef};
+    use crate::write::{Histogram, HistogramCount};
+
+    fn histogram(timestamp_ms: i64) -> Histogram {
+        Histogram {
+            timestamp_ms,
+            count: HistogramCount::Int(1),
+            sum: 1.0,
+            schema: 0,
+            zero_threshold: 0.0,
+            zero_count: HistogramCount::Int(1),
+            negative_spans: vec![],
+            negative_deltas: vec![],
+            negative_counts: vec![],
+            positive_spans: vec![],
+            positive_deltas: vec![],
+            positive_counts: vec![],
+            reset_hint: 0,
+            custom_values: vec![],
+        }
+    }
+
+    #[test]
+    fn encoded_series_are_stored_as_they_are_and_counted() {
+        let labels = |name: &str| Labels::from_pairs([("__name__", name)]);
+        let chunk = |range: std::ops::Range<i64>| {
+            let samples: Vec<(i64, f64)> = range.map(|t| (t, t as f64 / 10.0)).collect();
+            FloatChunk::encode(&samples).unwrap()
+        };
+        let histograms = HistogramChunk::encode(&[histogram(1), histogram(2)]).unwrap();
+        let mut writer = BlockWriter::with_chunk_max_samples(4);
+        let floats = [chunk(0..10), chunk(10..10), chunk(10..15)];
+        let first = std::slice::from_ref(&histograms);
+        writer
+            .add_encoded_series(&labels("a"), &floats, first)
+            .unwrap();
+        let refused = [
+            (labels("a"), "same labels again"),
+            (labels("0"), "labels sorting before"),
+            (Labels::from_pairs::<&str, &str>([]), "empty labels"),
+        ];
+        for (l, why) in refused {
+            let err = writer.add_encoded_series(&l, &floats, &[]);
+            assert!(err.is_err(), "{why}");
+        }
+        writer.add_encoded_series(&labels("b"), &[], &[]).unwrap();
+        let block = writer.finish(BlockSource {
+            block_id: "w".into(),
+            tenant: "t".into(),
+            source_ingester: "i".into(),
+            compaction: BlockCompaction::default(),
+        });
+        let want = BlockStats {
+            series: 2,
+            samples: 15,
+            histograms: 2,
+            chunks: 3,
+        };
+        assert_eq!(block.meta.stats, want);
+        let index = BlockIndex::parse(&block.index).unwrap();
+        let (_, metas) = index.series(SeriesRef(0)).unwrap();
+        let read = |m| read_chunk(&block.chunks, m).unwrap();
+        let stored: Vec<FloatChunk> = metas.iter().map(read).collect();
+        // kept as given: not re-cut into chunks of 4, the empty one dropped
+        assert_eq!(stored, [chunk(0..10), chunk(10..15)]);
+        let metas = index.histogram_chunks(SeriesRef(0)).unwrap();
+        let stored = read_histogram_chunk(&block.chunks, &metas[0]).unwrap();
+        assert_eq!(stored, histograms);
     }
 }

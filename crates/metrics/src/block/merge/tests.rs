@@ -55,20 +55,29 @@ impl Stored {
 
 /// A level-1 block named `id` holding `series` (any order; samples sorted per series).
 fn level1(id: &str, series: &[Series]) -> Stored {
+    level1_cut(id, series, BLOCK_CHUNK_MAX_SAMPLES)
+}
+
+/// [`level1`] with chunks of up to `max` samples and histograms.
+fn level1_cut(id: &str, series: &[Series], max: usize) -> Stored {
     let mut series = series.to_vec();
     series.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
+    let mut writer = BlockWriter::with_chunk_max_samples(max);
     for (labels, samples, histograms) in &series {
         let samples: Vec<(i64, f64)> = samples
             .iter()
             .map(|&(t, b)| (t, f64::from_bits(b)))
             .collect();
-        let histograms = histogram_chunks(histograms, BLOCK_CHUNK_MAX_SAMPLES).unwrap();
+        let histograms = histogram_chunks(histograms, max).unwrap();
         writer
             .add_series_with_histograms(labels, &xor_chunks(&samples), &histograms)
             .unwrap();
     }
-    let block = writer.finish(BlockSource {
+    stored(writer.finish(level1_source(id)))
+}
+
+fn level1_source(id: &str) -> BlockSource {
+    BlockSource {
         block_id: id.into(),
         tenant: "tenant-a".into(),
         source_ingester: format!("ingester-{id}"),
@@ -76,8 +85,7 @@ fn level1(id: &str, series: &[Series]) -> Stored {
             level: 1,
             sources: vec![id.into()],
         },
-    });
-    stored(block)
+    }
 }
 
 fn stored(block: EncodedBlock) -> Stored {
@@ -90,6 +98,16 @@ fn stored(block: EncodedBlock) -> Stored {
 fn merge(sources: &[&Stored]) -> EncodedBlock {
     let files: Vec<_> = sources.iter().map(|s| s.files()).collect();
     merge_blocks(&files, &MetricsMergeOptions::new("merged")).unwrap()
+}
+
+/// [`merge_blocks`] into chunks of `max`, with the fast path for identical chunks or without.
+fn merge_cut(sources: &[&Stored], max: usize, identical: IdenticalChunks) -> EncodedBlock {
+    let files: Vec<_> = sources.iter().map(|s| s.files()).collect();
+    let options = MetricsMergeOptions {
+        chunk_max_samples: max,
+        ..MetricsMergeOptions::new("merged")
+    };
+    merge_blocks_with(&files, &options, i64::MIN, identical).unwrap()
 }
 
 /// Everything in a block, through the meta, index and chunk readers.
@@ -425,6 +443,256 @@ proptest! {
             .map(|(l, s)| (l, s.into_iter().collect(), Vec::new()))
             .collect();
         prop_assert_eq!(read_back(&merged), want);
+    }
+}
+
+/// A block of series `name` written by a plain [`BlockWriter`], which keeps each given float
+/// chunk as one chunk, its samples in the order given.
+fn unmerged(name: &str, chunks: &[Vec<(i64, f64)>]) -> Stored {
+    let mut writer = BlockWriter::new();
+    let chunks: Vec<XorChunk> = chunks.iter().flat_map(|c| xor_chunks(c)).collect();
+    writer.add_series(&labels(name), &chunks).unwrap();
+    stored(writer.finish(level1_source("u")))
+}
+
+#[test]
+fn copies_chunks_only_when_the_slow_path_would_write_them() {
+    let up = |range: std::ops::Range<i64>| -> Vec<(i64, f64)> {
+        range.map(|t| (t * 1000, t as f64 / 100.0)).collect()
+    };
+    let with_histograms = |n: i64, sum: f64| -> Series {
+        let mut s = series("a", &up(0..n));
+        s.2 = (0..n).map(|t| histogram(t * 1000, sum)).collect();
+        s
+    };
+    let changed_last = {
+        let mut samples = up(0..300);
+        samples[299].1 = -1.0;
+        samples
+    };
+    let one = |s: Series| level1("r", &[s]);
+    let cut = |s: Series, max: usize| level1_cut("r", &[s], max);
+    // (case, sources, chunk size of the merge, whether the series is copied)
+    let cases: Vec<(&str, Vec<Stored>, usize, bool)> = vec![
+        (
+            "three identical replicas",
+            (0..3).map(|_| one(series("a", &up(0..300)))).collect(),
+            480,
+            true,
+        ),
+        (
+            "a single source",
+            vec![one(series("a", &up(0..300)))],
+            480,
+            true,
+        ),
+        (
+            "identical replicas over several chunks, cut as the merge cuts",
+            (0..3).map(|_| one(series("a", &up(0..1000)))).collect(),
+            480,
+            true,
+        ),
+        (
+            "identical histograms",
+            (0..2).map(|_| one(with_histograms(700, 1.0))).collect(),
+            480,
+            true,
+        ),
+        (
+            "a replica misses the first sample",
+            vec![one(series("a", &up(0..300))), one(series("a", &up(1..300)))],
+            480,
+            false,
+        ),
+        (
+            "a replica holds another last value (same index entry)",
+            vec![
+                one(series("a", &up(0..300))),
+                one(series("a", &changed_last)),
+            ],
+            480,
+            false,
+        ),
+        (
+            "a replica holds other histograms",
+            vec![one(with_histograms(10, 1.0)), one(with_histograms(10, 2.0))],
+            480,
+            false,
+        ),
+        (
+            "sources chunked finer than the merge",
+            (0..2).map(|_| cut(series("a", &up(0..300)), 100)).collect(),
+            480,
+            false,
+        ),
+        (
+            "sources chunked coarser than the merge",
+            (0..2).map(|_| cut(series("a", &up(0..300)), 480)).collect(),
+            100,
+            false,
+        ),
+        (
+            "histograms chunked finer than the merge",
+            vec![cut((labels("a"), vec![], with_histograms(30, 1.0).2), 10)],
+            480,
+            false,
+        ),
+        (
+            "samples out of order within a chunk",
+            vec![unmerged("a", &[vec![(2, 1.0), (1, 1.0)]])],
+            480,
+            false,
+        ),
+        (
+            "overlapping chunks of the merge's size",
+            vec![unmerged("a", &[up(0..10), up(5..15)])],
+            10,
+            false,
+        ),
+        (
+            "a series without samples",
+            vec![unmerged("a", &[])],
+            480,
+            true,
+        ),
+    ];
+    for (name, sources, max, copied) in cases {
+        let files: Vec<_> = sources.iter().map(Stored::files).collect();
+        let mut cursors: Vec<Cursor<'_>> = files.iter().map(|f| Cursor::open(f).unwrap()).collect();
+        let (_, members) = next_series(&mut cursors).unwrap().unwrap();
+        let got = copyable_chunks(&members, max).unwrap();
+        assert_eq!(got.is_some(), copied, "{name}");
+        let sources: Vec<&Stored> = sources.iter().collect();
+        assert_eq!(
+            merge_cut(&sources, max, IdenticalChunks::Copy),
+            merge_cut(&sources, max, IdenticalChunks::Decode),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn identical_replicas_merge_to_one_replica_byte_for_byte() {
+    // 1000 samples: three chunks of 334, 334 and 332; every 25th series with histograms
+    let data = data_set(200, 1000);
+    let copies: Vec<Stored> = ["r0", "r1", "r2"]
+        .iter()
+        .map(|id| level1(id, &data))
+        .collect();
+    let merged = merge(&copies.iter().collect::<Vec<_>>());
+    let one = &copies[0].block;
+    assert_eq!(merged.chunks, one.chunks);
+    assert_eq!(merged.index, one.index);
+    assert_eq!(merged.meta.stats, one.meta.stats);
+    assert_eq!(merged.meta.stats.chunks, 200 * 3 + 200 / 25);
+}
+
+#[test]
+fn version_1_chunks_files_are_re_encoded() {
+    let meta = include_bytes!("../testdata/v2/meta.json");
+    let index = include_bytes!("../testdata/v2/index");
+    let chunks = include_bytes!("../testdata/v2/chunks");
+    let files = MetricsBlockSourceFiles {
+        meta,
+        index,
+        chunks,
+    };
+    // the fixture's float chunks hold 120 samples: cut as a merge into 120 would cut them
+    let options = MetricsMergeOptions {
+        chunk_max_samples: 120,
+        ..MetricsMergeOptions::new("merged")
+    };
+    let run = |identical| merge_blocks_with(&[files, files], &options, i64::MIN, identical);
+    let merged = run(IdenticalChunks::Copy).unwrap();
+    assert_eq!(merged, run(IdenticalChunks::Decode).unwrap());
+    assert_ne!(
+        merged.chunks[5..],
+        chunks[5..],
+        "decimal chunks where smaller"
+    );
+}
+
+/// One series of [`copying_writes_what_the_slow_path_writes`]: timestamp → value choice, how
+/// the replicas differ (0 and 1: not at all, 2: the first one lacks the first sample, 3: later
+/// ones hold another last value and histogram, 4: only the first one has the series) and how
+/// many histograms it has.
+fn arb_replicated_series() -> impl Strategy<Value = (BTreeMap<i64, u8>, u8, i64)> {
+    (
+        prop::collection::btree_map(0..4000i64, 0..4u8, 0..1200),
+        0..5u8,
+        prop_oneof![Just(0i64), 1..700i64],
+    )
+}
+
+/// The replicas of [`copying_writes_what_the_slow_path_writes`].
+fn replicas(series: &[(BTreeMap<i64, u8>, u8, i64)], replicas: usize) -> Vec<Vec<Series>> {
+    let value = |t: i64, c: u8| match c {
+        0 => t as f64 / 100.0,
+        1 => f64::NAN,
+        2 => (t * 7) as f64,
+        _ => 1.0 / 3.0,
+    };
+    (0..replicas)
+        .map(|r| {
+            let mut out = Vec::new();
+            for (i, (samples, differ, histograms)) in series.iter().enumerate() {
+                let later = r > 0;
+                if later && *differ == 4 {
+                    continue;
+                }
+                let mut values: Vec<(i64, f64)> = samples
+                    .iter()
+                    .map(|(&t, &c)| (t * 1000, value(t, c)))
+                    .collect();
+                let mut hs: Vec<Histogram> = (0..*histograms)
+                    .map(|k| histogram(k * 500, k as f64))
+                    .collect();
+                match (later, differ) {
+                    (false, 2) if !values.is_empty() => drop(values.remove(0)),
+                    (true, 3) => {
+                        if let Some(last) = values.last_mut() {
+                            last.1 = -last.1 - 1.0;
+                        }
+                        if let Some(last) = hs.last_mut() {
+                            last.sum += 1.0;
+                        }
+                    }
+                    _ => {}
+                }
+                out.push((labels(&format!("m{i}")), floats(&values), hs));
+            }
+            out
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn copying_writes_what_the_slow_path_writes(
+        series in prop::collection::vec(arb_replicated_series(), 1..5),
+        n_replicas in 1..4usize,
+        source_max in 1..600usize,
+        merge_max in prop::option::of(1..600usize),
+    ) {
+        let merge_max = merge_max.unwrap_or(source_max);
+        let stored: Vec<Stored> = replicas(&series, n_replicas)
+            .iter()
+            .enumerate()
+            .map(|(r, s)| level1_cut(&format!("r{r}"), s, source_max))
+            .collect();
+        let sources: Vec<&Stored> = stored.iter().collect();
+        let fast = merge_cut(&sources, merge_max, IdenticalChunks::Copy);
+        let slow = merge_cut(&sources, merge_max, IdenticalChunks::Decode);
+        prop_assert_eq!(read_back(&fast), read_back(&slow));
+        prop_assert_eq!(&fast.meta, &slow.meta);
+        prop_assert_eq!(&fast.index, &slow.index);
+        prop_assert_eq!(&fast.chunks, &slow.chunks);
+        let all_identical = n_replicas == 1 || series.iter().all(|s| s.1 < 2 || s.1 == 4);
+        if all_identical && merge_max == source_max {
+            prop_assert_eq!(&fast.index, &stored[0].block.index);
+            prop_assert_eq!(&fast.chunks, &stored[0].block.chunks);
+        }
     }
 }
 
