@@ -7,13 +7,13 @@
 
 use sextant_model::Labels;
 
-use super::merge::{histogram_chunks, keep_first_per_timestamp, next_series, Cursor};
+use super::merge::{histogram_chunks, keep_first_per_timestamp, next_series, xor_chunks, Cursor};
 use super::{
     read_chunk, read_histogram_chunk, BlockCompaction, BlockDownsample, BlockError, BlockIndex,
     BlockMeta, BlockSource, BlockWriter, ChunkMeta, EncodedBlock, MetricsBlockSourceFiles,
     MetricsMergeOptions, SeriesRef,
 };
-use crate::chunk::{HistogramChunk, XorAppender, XorChunk};
+use crate::chunk::HistogramChunk;
 use std::collections::BTreeMap;
 
 use crate::downsample::{
@@ -338,20 +338,4 @@ fn write_block(
         block.meta.max_time_ms = max;
     }
     Ok(block)
-}
-
-/// Sorted samples as XOR chunks of up to `u16::MAX` samples; the writer re-cuts and
-/// re-encodes them.
-fn xor_chunks(samples: &[(i64, f64)]) -> Vec<XorChunk> {
-    samples
-        .chunks(usize::from(u16::MAX))
-        .map(|part| {
-            let mut app = XorAppender::new();
-            for &(t, v) in part {
-                // a part holds at most u16::MAX samples, which always fit
-                app.append(t, v);
-            }
-            app.finish()
-        })
-        .collect()
 }

@@ -38,7 +38,7 @@ use crate::chunk::{FloatChunk, FloatIterator, HistogramChunk, XorAppender, XorCh
 use crate::write::Histogram;
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 /// The stored files of one source block, as fetched from storage.
 #[derive(Debug, Clone, Copy)]
@@ -398,7 +398,7 @@ pub(super) fn keep_first_per_timestamp<T>(items: &mut Vec<T>, time: impl Fn(&T) 
 
 /// Sorted, unique samples as XOR chunks of up to `u16::MAX` samples; the writer re-cuts and
 /// re-encodes them.
-fn xor_chunks(samples: &[(i64, f64)]) -> Vec<XorChunk> {
+pub(super) fn xor_chunks(samples: &[(i64, f64)]) -> Vec<XorChunk> {
     samples
         .chunks(usize::from(u16::MAX))
         .map(|part| {

@@ -30,37 +30,15 @@ mod tests {
     use sextant_model::Labels;
 
     use super::*;
+    use crate::block::merge::tests::{histogram, labels};
     use crate::block::{
         read_chunk, read_histogram_chunk, BlockCompaction, BlockIndex, BlockSource, BlockWriter,
         SeriesRef,
     };
     use crate::chunk::{HistogramChunk, XorAppender};
-    use crate::write::{Histogram, HistogramCount};
+    use crate::write::Histogram;
 
     const T0: i64 = 1_700_000_000_000;
-
-    fn labels(name: &str) -> Labels {
-        Labels::from_pairs([("__name__", name), ("job", "node")])
-    }
-
-    fn histogram(ts: i64) -> Histogram {
-        Histogram {
-            timestamp_ms: ts,
-            count: HistogramCount::Int(3),
-            sum: 1.5,
-            schema: 0,
-            zero_threshold: 0.0,
-            zero_count: HistogramCount::Int(1),
-            negative_spans: vec![],
-            negative_deltas: vec![],
-            negative_counts: vec![],
-            positive_spans: vec![],
-            positive_deltas: vec![],
-            positive_counts: vec![],
-            reset_hint: 0,
-            custom_values: vec![],
-        }
-    }
 
     /// A level-3 block: `a` with floats at T0+0..10 s, `b` with floats at T0+0..3 s, `h`
     /// with histograms at T0+0..6 s.
@@ -73,7 +51,7 @@ mod tests {
             }
             writer.add_series(&labels(name), &[app.finish()]).unwrap();
         }
-        let hs: Vec<Histogram> = (0..6).map(|i| histogram(T0 + i * 1000)).collect();
+        let hs: Vec<Histogram> = (0..6).map(|i| histogram(T0 + i * 1000, 1.5)).collect();
         let chunk = HistogramChunk::encode(&hs).unwrap();
         writer
             .add_series_with_histograms(&labels("h"), &[], &[chunk])

@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use sextant_model::Labels;
 
 use super::*;
+use crate::block::merge::tests::{histogram, labels};
 use crate::block::BLOCK_CHUNK_MAX_SAMPLES;
 use crate::downsample::{RESOLUTION_1H_MS, RESOLUTION_5M_MS};
 use crate::promql::value::stale_nan;
-use crate::write::{Histogram, HistogramCount};
+use crate::write::Histogram;
 
 const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % RESOLUTION_1H_MS;
 const MIN: i64 = 60_000;
@@ -19,29 +20,6 @@ type Contents = BTreeMap<Labels, (Vec<(i64, f64)>, Vec<i64>)>;
 
 /// A series to write: labels, float samples, histogram timestamps.
 type RawSeries = (Labels, Vec<(i64, f64)>, Vec<i64>);
-
-fn labels(name: &str) -> Labels {
-    Labels::from_pairs([("__name__", name), ("job", "node")])
-}
-
-fn histogram(ts: i64) -> Histogram {
-    Histogram {
-        timestamp_ms: ts,
-        count: HistogramCount::Int(3),
-        sum: 1.5,
-        schema: 0,
-        zero_threshold: 0.0,
-        zero_count: HistogramCount::Int(1),
-        negative_spans: vec![],
-        negative_deltas: vec![],
-        negative_counts: vec![],
-        positive_spans: vec![],
-        positive_deltas: vec![],
-        positive_counts: vec![],
-        reset_hint: 0,
-        custom_values: vec![],
-    }
-}
 
 /// A stored block: its meta bytes and files.
 struct Stored {
@@ -99,7 +77,8 @@ fn raw_block_named(series: &[RawSeries], id: &str) -> Stored {
     series.sort_by(|a, b| a.0.cmp(&b.0));
     let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
     for (labels, floats, histogram_times) in &series {
-        let histograms: Vec<Histogram> = histogram_times.iter().map(|&t| histogram(t)).collect();
+        let histograms: Vec<Histogram> =
+            histogram_times.iter().map(|&t| histogram(t, 1.5)).collect();
         let chunks: Vec<HistogramChunk> = histograms
             .chunks(100)
             .map(|part| HistogramChunk::encode(part).unwrap())

@@ -14,11 +14,11 @@ const T0: i64 = 1_700_000_000_000;
 /// A series as written or read back: labels, (timestamp, value bits), histograms.
 type Series = (Labels, Vec<(i64, u64)>, Vec<Histogram>);
 
-fn labels(name: &str) -> Labels {
+pub(in crate::block) fn labels(name: &str) -> Labels {
     Labels::from_pairs([("__name__", name), ("job", "node")])
 }
 
-fn histogram(ts: i64, sum: f64) -> Histogram {
+pub(in crate::block) fn histogram(ts: i64, sum: f64) -> Histogram {
     Histogram {
         timestamp_ms: ts,
         count: HistogramCount::Int(3),
