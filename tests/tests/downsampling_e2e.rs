@@ -1,17 +1,18 @@
 //! Downsampling changes no answer of a 1h-step range query and reads ≥ 10× fewer bytes.
 //!
 //! Thirty days of synthetic metrics (25 integer and 25 fractional counters with resets: one
-//! in five every few hours, the others every few days; 25 gauges; one sample every 30 s) are written as one raw block per day straight into a
-//! filesystem bucket, without a bucket index. The data ends 16 days before today, so every
-//! 14-day window it touches is complete (downsampled blocks merge into aligned 14-day blocks
-//! once their window is over, as in steady state for data this old). One
-//! `sextant -target=compactor,querier` process (no ingesters: the querier asks them only
-//! about the last hour) runs on that bucket; its compactor downsamples every block (5m and 1h
-//! copies: both `after`s are 1 s, set in a config file), merges the copies of each window and
-//! writes the bucket index. Then, per query, the answers over the thirty days with
-//! `max_source_resolution=raw`, `1h` and `auto` must be equal (values within 1e-9 relative),
-//! and the querier's `sextant_querier_fetched_bytes_total` must grow ≥ 10× less for `1h`
-//! than for `raw`.
+//! in five every few hours, the others every few days; 25 gauges; one sample every 30 s) are
+//! written as one raw block per day straight into a bucket, without a bucket index. The data
+//! ends 16 days before today, so every 14-day window it touches is complete (downsampled
+//! blocks merge into aligned 14-day blocks once their window is over, as in steady state for
+//! data this old). One `sextant -target=compactor,querier` process (no ingesters: the querier
+//! asks them only about the last hour) runs on that bucket; its compactor downsamples every
+//! block (5m and 1h copies: both `after`s are 1 s, set in a config file), merges the copies of
+//! each window and writes the bucket index. Then, per query, the answers over the thirty days
+//! with `max_source_resolution=raw`, `1h` and `auto` must be equal (values within 1e-9
+//! relative), and the querier's `sextant_querier_fetched_bytes_total` must grow ≥ 10× less for
+//! `1h` than for `raw`. The first test runs on a filesystem bucket, the second on an S3 server
+//! (`s3s-fs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,10 +22,12 @@ use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use sextant_e2e::answers::AnswerClient;
 use sextant_e2e::bucket::read_bucket_index;
+use sextant_e2e::compactor::filesystem_storage;
 use sextant_e2e::downsampling::{
     metric_sum_with_label, write_raw_days, COUNTER, DAY_MS, GAUGE, SECONDS_COUNTER,
 };
 use sextant_e2e::prometheus::metric_sum;
+use sextant_e2e::s3::S3sFs;
 use sextant_e2e::{wait_for, ProcessSpec, SextantProcess};
 
 const TENANT: &str = "downsampling";
@@ -232,28 +235,51 @@ async fn measure(
 #[ignore = "spawns a compactor and a querier (make e2e)"]
 async fn e2e_downsampling_answers_and_bytes() -> Result<()> {
     let bucket = tempfile::tempdir()?;
+    downsampling_answers_and_bytes(&filesystem_storage(bucket.path()), bucket.path()).await
+}
+
+/// The same on a real S3 server (`s3s-fs`) standing in for MinIO: the compactor lists,
+/// downloads, uploads, merges and marks the downsampled blocks through the S3 API, and the
+/// querier reads them through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "spawns s3s-fs, a compactor and a querier (make e2e)"]
+async fn e2e_downsampling_on_s3_answers_and_bytes() -> Result<()> {
+    let server = S3sFs::start("blocks").await?;
+    let storage = server.storage_flags("blocks");
+    downsampling_answers_and_bytes(&storage, &server.root().join("blocks")).await
+}
+
+/// The test on the bucket of the `storage` flags, whose objects are the files under `bucket`
+/// (the raw blocks are written there directly).
+async fn downsampling_answers_and_bytes(storage: &[String], bucket: &Path) -> Result<()> {
     let first_ms = first_ms()?;
-    let written = write_raw_days(bucket.path(), TENANT, first_ms, DAYS)?;
+    let written = write_raw_days(bucket, TENANT, first_ms, DAYS)?;
     eprintln!(
         "wrote {} raw blocks: {} samples, {} bytes",
         written.block_ids.len(),
         written.samples,
         written.bytes
     );
-    let config = bucket.path().join("downsampling.yaml");
+    let config_dir = tempfile::tempdir()?;
+    let config = config_dir.path().join("downsampling.yaml");
     std::fs::write(&config, CONFIG)?;
-    let spec = ProcessSpec::new("downsampling", "compactor,querier").flags([
-        "-signals=metrics".to_string(),
-        "-multitenancy-enabled=true".into(),
-        format!("-config.file={}", config.display()),
-        format!("-storage.filesystem.dir={}", bucket.path().display()),
-        "-compactor.compaction-interval=1s".into(),
-        "-compactor.first-level-compaction-wait-period=0s".into(),
-        "-compactor.ring.heartbeat-period=1s".into(),
-        "-compactor.ring.instance-id=downsampling".into(),
-        "-querier.bucket-index-refresh=1s".into(),
-        "-querier.query-ingesters-within=1h".into(),
-    ]);
+    let spec = ProcessSpec::new("downsampling", "compactor,querier").flags(
+        [
+            "-signals=metrics".to_string(),
+            "-multitenancy-enabled=true".into(),
+            format!("-config.file={}", config.display()),
+        ]
+        .into_iter()
+        .chain(storage.iter().cloned())
+        .chain([
+            "-compactor.compaction-interval=1s".into(),
+            "-compactor.first-level-compaction-wait-period=0s".into(),
+            "-compactor.ring.heartbeat-period=1s".into(),
+            "-compactor.ring.instance-id=downsampling".into(),
+            "-querier.bucket-index-refresh=1s".into(),
+            "-querier.query-ingesters-within=1h".into(),
+        ]),
+    );
     let mut process = SextantProcess::spawn(spec)?;
     process.wait_ready(READY_TIMEOUT).await?;
 
@@ -262,7 +288,7 @@ async fn e2e_downsampling_answers_and_bytes() -> Result<()> {
         DOWNSAMPLING_TIMEOUT,
         "5m and 1h copies of every day, merged per window",
         || async {
-            match not_downsampled_yet(bucket.path(), raw_blocks)? {
+            match not_downsampled_yet(bucket, raw_blocks)? {
                 None => Ok(Some(())),
                 Some(why) => anyhow::bail!("{why}"),
             }
