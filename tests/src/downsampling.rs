@@ -145,39 +145,71 @@ pub fn write_raw_days(
                 .collect();
             all.push((series_labels(GAUGE, s), points));
         }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        let block_id = new_block_id(SystemTime::now());
-        let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
-        for (labels, points) in &all {
-            writer
-                .add_series(labels, &chunks_of(points))
-                .with_context(|| format!("add {labels}"))?;
-            written.samples += points.len() as u64;
-        }
-        let block = writer.finish(BlockSource {
-            block_id: block_id.clone(),
-            tenant: tenant.to_string(),
-            source_ingester: "e2e-downsampling".into(),
-            compaction: BlockCompaction {
-                level: 2,
-                sources: vec![block_id.clone()],
-            },
-        });
-        let dir = bucket.join("metrics").join(tenant).join(&block_id);
-        std::fs::create_dir_all(&dir)?;
-        let meta = block.meta.to_json();
-        for (name, bytes) in [
-            ("index", &block.index),
-            ("chunks", &block.chunks),
-            ("meta.json", &meta),
-        ] {
-            std::fs::write(dir.join(name), bytes)
-                .with_context(|| format!("write {}/{name}", dir.display()))?;
-            written.bytes += bytes.len() as u64;
-        }
+        written.samples += all.iter().map(|(_, p)| p.len() as u64).sum::<u64>();
+        let (block_id, bytes) = write_block(bucket, tenant, all, 2)?;
+        written.bytes += bytes;
         written.block_ids.push(block_id);
     }
     Ok(written)
+}
+
+/// Writes a late level-1 block for `tenant` into the bucket at `bucket`: the gauges' samples
+/// 15 s after each of [`write_raw_days`]' in `[from_ms, from_ms + hours)`, 100 higher (as a
+/// second scrape of the targets would add, uploaded after the day was compacted and
+/// downsampled). Returns its id. `from_ms` must be a multiple of [`STEP_MS`].
+pub fn write_late_gauges(bucket: &Path, tenant: &str, from_ms: i64, hours: i64) -> Result<String> {
+    let first_i = from_ms / STEP_MS;
+    let count = hours * 3_600_000 / STEP_MS;
+    let all = (0..JOBS * INSTANCES)
+        .map(|s| {
+            let points = (first_i..first_i + count)
+                .map(|i| (i * STEP_MS + STEP_MS / 2, gauge(s, i) + 100.0))
+                .collect();
+            (series_labels(GAUGE, s), points)
+        })
+        .collect();
+    Ok(write_block(bucket, tenant, all, 1)?.0)
+}
+
+/// Writes one block of `series` at compaction `level` (its own id its only source), meta
+/// last; returns its id and size in bytes.
+fn write_block(
+    bucket: &Path,
+    tenant: &str,
+    mut series: Vec<(Labels, Vec<(i64, f64)>)>,
+    level: u32,
+) -> Result<(String, u64)> {
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    let block_id = new_block_id(SystemTime::now());
+    let mut writer = BlockWriter::with_chunk_max_samples(BLOCK_CHUNK_MAX_SAMPLES);
+    for (labels, points) in &series {
+        writer
+            .add_series(labels, &chunks_of(points))
+            .with_context(|| format!("add {labels}"))?;
+    }
+    let block = writer.finish(BlockSource {
+        block_id: block_id.clone(),
+        tenant: tenant.to_string(),
+        source_ingester: "e2e-downsampling".into(),
+        compaction: BlockCompaction {
+            level,
+            sources: vec![block_id.clone()],
+        },
+    });
+    let dir = bucket.join("metrics").join(tenant).join(&block_id);
+    std::fs::create_dir_all(&dir)?;
+    let meta = block.meta.to_json();
+    let mut bytes = 0;
+    for (name, data) in [
+        ("index", &block.index),
+        ("chunks", &block.chunks),
+        ("meta.json", &meta),
+    ] {
+        std::fs::write(dir.join(name), data)
+            .with_context(|| format!("write {}/{name}", dir.display()))?;
+        bytes += data.len() as u64;
+    }
+    Ok((block_id, bytes))
 }
 
 /// The sum of the samples of `name` (e.g. `sextant_querier_fetched_bytes_total`) in the

@@ -11,8 +11,11 @@
 //! each window and writes the bucket index. Then, per query, the answers over the thirty days
 //! with `max_source_resolution=raw`, `1h` and `auto` must be equal (values within 1e-9
 //! relative), and the querier's `sextant_querier_fetched_bytes_total` must grow ≥ 10× less for
-//! `1h` than for `raw`. The first test runs on a filesystem bucket, the second on an S3 server
-//! (`s3s-fs`).
+//! `1h` than for `raw`. Then a late block (two hours of a day's gauges, sampled between the
+//! day's samples) is written into a merged window: the compactor must merge it into its day
+//! and downsample and merge that window again (its old 5m and 1h blocks lack it), after
+//! which the same holds, and the raw answers of the gauge queries changed. The first test
+//! runs on a filesystem bucket, the second on an S3 server (`s3s-fs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,11 +27,14 @@ use sextant_e2e::answers::AnswerClient;
 use sextant_e2e::bucket::read_bucket_index;
 use sextant_e2e::compactor::filesystem_storage;
 use sextant_e2e::downsampling::{
-    metric_sum_with_label, write_raw_days, COUNTER, DAY_MS, GAUGE, SECONDS_COUNTER,
+    metric_sum_with_label, write_late_gauges, write_raw_days, COUNTER, DAY_MS, GAUGE,
+    SECONDS_COUNTER,
 };
 use sextant_e2e::prometheus::metric_sum;
 use sextant_e2e::s3::S3sFs;
 use sextant_e2e::{wait_for, ProcessSpec, SextantProcess};
+use sextant_metrics::block::BlockMeta;
+use sextant_storage::BucketIndex;
 
 const TENANT: &str = "downsampling";
 const DAYS: i64 = 30;
@@ -40,6 +46,10 @@ const REL_TOLERANCE: f64 = 1e-9;
 const MIN_BYTES_RATIO: f64 = 10.0;
 /// The compactor's default `downsampling.block_range`.
 const WINDOW_MS: i64 = 14 * DAY_MS;
+/// The late block: gauges of this day (from 06:00) ...
+const LATE_DAY: i64 = 10;
+/// ... over this many hours.
+const LATE_HOURS: i64 = 2;
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const DOWNSAMPLING_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -137,8 +147,84 @@ fn not_downsampled_yet(bucket: &Path, raw_blocks: usize) -> Result<Option<String
     Ok(None)
 }
 
+/// Why not every live block overlapping the late block `late_id` (raw, 5m and 1h) holds it
+/// among its sources yet; `None` once they all do.
+fn late_not_held_yet(bucket: &Path, late_id: &str) -> Result<Option<String>> {
+    let Some(index) = read_bucket_index(bucket, "metrics", TENANT)? else {
+        return Ok(Some("no bucket index".into()));
+    };
+    let marked: Vec<&str> = index
+        .deletion_marks
+        .iter()
+        .map(|m| m.block_id.as_str())
+        .collect();
+    if !marked.contains(&late_id) {
+        return Ok(Some("the late block is not merged into its day yet".into()));
+    }
+    // merged: every block over its range must hold it
+    let late = read_meta(bucket, late_id)?;
+    late_held(
+        bucket,
+        &index,
+        &marked,
+        late_id,
+        late.min_time_ms,
+        late.max_time_ms,
+    )
+}
+
+/// See [`late_not_held_yet`]: every live block overlapping `[min, max]`, at every
+/// resolution, lists `late_id` among its sources.
+fn late_held(
+    bucket: &Path,
+    index: &BucketIndex,
+    marked: &[&str],
+    late_id: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<String>> {
+    for resolution in [0].into_iter().chain(RESOLUTIONS_MS) {
+        let overlapping: Vec<_> = index
+            .blocks
+            .iter()
+            .filter(|b| !marked.contains(&b.block_id.as_str()))
+            .filter(|b| b.resolution_ms == resolution)
+            .filter(|b| b.min_time_ms <= max && min <= b.max_time_ms)
+            .collect();
+        if overlapping.is_empty() {
+            return Ok(Some(format!(
+                "no {resolution} ms block over the late range"
+            )));
+        }
+        for block in overlapping {
+            let sources = read_meta(bucket, &block.block_id)?.compaction.sources;
+            if !sources.iter().any(|s| s == late_id) {
+                return Ok(Some(format!(
+                    "the {resolution} ms block {} does not hold the late block",
+                    block.block_id
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The `meta.json` of a metrics block of the tenant.
+fn read_meta(bucket: &Path, block_id: &str) -> Result<BlockMeta> {
+    let path = bucket
+        .join("metrics")
+        .join(TENANT)
+        .join(block_id)
+        .join("meta.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parse {}", path.display()))
+}
+
+/// A matrix answer: `(t, value)` points by labels (as JSON).
+type Answer = BTreeMap<String, Vec<(f64, f64)>>;
+
 /// `(labels as JSON, [(t, value)])` of a matrix answer, sorted by labels.
-fn series_of(body: &Value) -> Result<BTreeMap<String, Vec<(f64, f64)>>> {
+fn series_of(body: &Value) -> Result<Answer> {
     ensure!(body["status"] == "success", "{body}");
     ensure!(body["data"]["resultType"] == "matrix", "{body}");
     let mut out = BTreeMap::new();
@@ -163,10 +249,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 /// The differences between two answers (at most a few per series), empty when equal.
-fn differences(
-    want: &BTreeMap<String, Vec<(f64, f64)>>,
-    got: &BTreeMap<String, Vec<(f64, f64)>>,
-) -> Vec<String> {
+fn differences(want: &Answer, got: &Answer) -> Vec<String> {
     let mut out = Vec::new();
     if want.keys().ne(got.keys()) {
         out.push(format!(
@@ -198,7 +281,7 @@ fn differences(
 
 /// One query's answer and the bytes the querier fetched for it, in total and by resolution.
 struct Measured {
-    series: BTreeMap<String, Vec<(f64, f64)>>,
+    series: Answer,
     bytes: f64,
     by_resolution: BTreeMap<&'static str, f64>,
 }
@@ -300,8 +383,53 @@ async fn downsampling_answers_and_bytes(storage: &[String], bucket: &Path) -> Re
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let client = AnswerClient::new(process.url(""), TENANT)?;
+    let before = compare_resolutions(&process, &client, first_ms, "all data").await?;
+
+    // a late block inside a merged window: the windows' 5m and 1h blocks lack it, so the
+    // compactor marks them stale, merges the late block into its day and downsamples again
+    let late_from = first_ms + LATE_DAY * DAY_MS + 6 * HOUR_MS;
+    let late_id = write_late_gauges(bucket, TENANT, late_from, LATE_HOURS)?;
+    eprintln!("wrote the late block {late_id} (gauges, day {LATE_DAY}, {LATE_HOURS}h)");
+    wait_for(
+        DOWNSAMPLING_TIMEOUT,
+        "the late block merged into its day, downsampled and merged per window again",
+        || async {
+            let why = match not_downsampled_yet(bucket, raw_blocks)? {
+                None => late_not_held_yet(bucket, &late_id)?,
+                why => why,
+            };
+            match why {
+                None => Ok(Some(())),
+                Some(why) => anyhow::bail!("{why}"),
+            }
+        },
+    )
+    .await
+    .with_context(|| process.logs_tail())?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = compare_resolutions(&process, &client, first_ms, "with the late block").await?;
+    for name in ["sum_over_time", "count_over_time", "max_over_time"] {
+        ensure!(
+            before.get(name) != after.get(name),
+            "{name}: the late samples changed no raw answer"
+        );
+    }
+    Ok(())
+}
+
+/// Runs every query of [`queries`] with `max_source_resolution` `raw`, `1h` and `auto`,
+/// prints a table of bytes read and fails unless the answers are equal and `1h` reads
+/// [`MIN_BYTES_RATIO`] times fewer bytes; returns the raw answers by query name.
+async fn compare_resolutions(
+    process: &SextantProcess,
+    client: &AnswerClient,
+    first_ms: i64,
+    phase: &str,
+) -> Result<BTreeMap<&'static str, Answer>> {
+    let mut raw_answers = BTreeMap::new();
     let s = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
     let mut failures = Vec::new();
+    eprintln!("{phase}:");
     eprintln!("| query | series × points | raw bytes | 1h bytes | auto bytes | raw / 1h |");
     eprintln!("|---|---|---|---|---|---|");
     for (name, query) in queries() {
@@ -314,9 +442,9 @@ async fn downsampling_answers_and_bytes(storage: &[String], bucket: &Path) -> Re
                 ("max_source_resolution", resolution.to_string()),
             ]
         };
-        let raw = measure(&process, &client, &params("raw")).await?;
-        let hour = measure(&process, &client, &params("1h")).await?;
-        let auto = measure(&process, &client, &params("auto")).await?;
+        let raw = measure(process, client, &params("raw")).await?;
+        let hour = measure(process, client, &params("1h")).await?;
+        let auto = measure(process, client, &params("auto")).await?;
         let points: usize = raw.series.values().map(Vec::len).sum();
         let ratio = raw.bytes / hour.bytes.max(1.0);
         eprintln!(
@@ -353,7 +481,8 @@ async fn downsampling_answers_and_bytes(storage: &[String], bucket: &Path) -> Re
                 raw.bytes, hour.bytes
             ));
         }
+        raw_answers.insert(name, raw.series);
     }
-    ensure!(failures.is_empty(), "{}", failures.join("\n"));
-    Ok(())
+    ensure!(failures.is_empty(), "{phase}:\n{}", failures.join("\n"));
+    Ok(raw_answers)
 }

@@ -18,7 +18,9 @@
 //!   sources are not all held by a block already at the target resolution, and (raw blocks)
 //!   whose time range no other raw block overlaps: replicas and late blocks are merged
 //!   vertically first, so that a copy never holds a range's series only in part (the
-//!   querier lets a downsampled block hide another its range covers);
+//!   querier lets a downsampled block hide another its range covers); stale blocks (the
+//!   planner's rule, `planner::stale_downsampled`: a raw block in their range holds data they
+//!   lack) count as absent, so late data is downsampled again, whole windows included;
 //! - each candidate is downloaded, downsampled on the blocking pool and uploaded as a new
 //!   block (files, `meta.json` last) by this compactor; the levels run in order, so a block
 //!   old enough gets its 5m and its 1h copy in one run; the bucket index is updated once;
@@ -59,7 +61,7 @@ use sextant_storage::{mark_block_for_deletion, new_block_id};
 
 use crate::config::{duration_ms, DownsamplingConfig};
 use crate::error::{storage_error, CompactorError};
-use crate::planner::{redundant_blocks, PlannerBlock};
+use crate::planner::{redundant_blocks, stale_downsampled, PlannerBlock};
 use crate::runner::{blocking, download_block, now_ms, update_index, upload_block};
 use crate::signals::{MergedBlock, MetricsCompaction, SourceBlock, META_FILE};
 
@@ -101,10 +103,12 @@ pub fn downsample_candidates<'a>(
     now_ms: i64,
 ) -> Vec<&'a PlannerBlock> {
     let supported: Vec<&PlannerBlock> = blocks.iter().filter(|b| b.version_supported).collect();
-    let redundant = redundant_blocks(&supported);
+    let mut redundant = redundant_blocks(&supported);
+    redundant.extend(stale_downsampled(&supported, &redundant));
     let done: Vec<HashSet<&str>> = blocks
         .iter()
         .filter(|b| b.resolution_ms == level.resolution_ms)
+        .filter(|b| !redundant.contains(b.block_id.as_str()))
         .map(|b| b.sources.iter().map(String::as_str).collect())
         .collect();
     let cutoff = now_ms.saturating_sub(level.after_ms);

@@ -16,7 +16,13 @@
 //!   blocks or more and is ready: its end is at least `downsampled_ready_after_ms[R]` in the
 //!   past (no entry: never), by which time the raw blocks of its days are final and
 //!   downsampled. No vertical groups, no first-level wait; resolutions never mix, nor with
-//!   raw blocks; `W` = 0 turns this off.
+//!   raw blocks; `W` = 0 turns this off;
+//! - a downsampled block is stale when a live raw block overlapping its time range holds a
+//!   source it does not (late data, a late replica, a backfilled day inside a merged
+//!   window): it lacks that data, and a copy that has it would be hidden by it (the querier
+//!   lets a merged block hide the blocks of its resolution it covers). Stale blocks are
+//!   marked for deletion, so the querier reads that range from a finer resolution or raw
+//!   meanwhile, and the range's raw blocks are downsampled and merged again.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -79,6 +85,8 @@ pub struct CompactionPlan {
     pub jobs: Vec<CompactionJob>,
     /// Blocks whose sources another block holds entirely: mark them for deletion.
     pub redundant: Vec<String>,
+    /// Downsampled blocks missing data of a raw block in their range: mark them for deletion.
+    pub stale: Vec<String>,
     /// Blocks of a newer format version: never touched.
     pub unsupported: Vec<String>,
     /// Upload time of the oldest raw level-1 block still waiting to be compacted.
@@ -96,9 +104,11 @@ pub fn plan_compaction(
     let (supported, unsupported): (Vec<&PlannerBlock>, Vec<&PlannerBlock>) =
         blocks.iter().partition(|b| b.version_supported);
     let redundant = redundant_blocks(&supported);
+    let stale = stale_downsampled(&supported, &redundant);
     let live: Vec<&PlannerBlock> = supported
         .into_iter()
         .filter(|b| !redundant.contains(b.block_id.as_str()))
+        .filter(|b| !stale.contains(b.block_id.as_str()))
         .collect();
     let waiting = live.iter().filter(|b| b.level <= 1 && b.resolution_ms == 0);
     let oldest_uncompacted_upload_ms = waiting.map(|b| b.upload_time_ms).min();
@@ -116,11 +126,15 @@ pub fn plan_compaction(
     let mut groups = merge_groups(&eligible, &settings.block_ranges_ms, &horizon);
     groups.extend(downsampled_groups(&live, settings, now_ms));
     groups.sort_by_key(|g| (g.start_ms, g.end_ms, g.resolution_ms));
-    let mut redundant: Vec<String> = redundant.into_iter().map(str::to_owned).collect();
-    redundant.sort();
+    let sorted = |set: HashSet<&str>| {
+        let mut ids: Vec<String> = set.into_iter().map(str::to_owned).collect();
+        ids.sort();
+        ids
+    };
     CompactionPlan {
         jobs: groups.iter().map(|g| g.job(tenant, signal)).collect(),
-        redundant,
+        redundant: sorted(redundant),
+        stale: sorted(stale),
         unsupported: unsupported.iter().map(|b| b.block_id.clone()).collect(),
         oldest_uncompacted_upload_ms,
     }
@@ -195,6 +209,35 @@ pub(crate) fn redundant_blocks<'a>(blocks: &[&'a PlannerBlock]) -> HashSet<&'a s
     (0..blocks.len())
         .filter(|&b| (0..blocks.len()).any(|a| covers(a, b)))
         .map(|b| blocks[b].block_id.as_str())
+        .collect()
+}
+
+/// The downsampled blocks of `blocks` (not in `redundant`) that lack data: a raw block of
+/// `blocks` not in `redundant` overlaps their time range and holds a source they do not.
+pub(crate) fn stale_downsampled<'a>(
+    blocks: &[&'a PlannerBlock],
+    redundant: &HashSet<&str>,
+) -> HashSet<&'a str> {
+    let live = |b: &&&PlannerBlock| !redundant.contains(b.block_id.as_str());
+    let raw: Vec<&PlannerBlock> = blocks
+        .iter()
+        .filter(live)
+        .filter(|b| b.resolution_ms == 0)
+        .copied()
+        .collect();
+    blocks
+        .iter()
+        .filter(live)
+        .filter(|b| b.resolution_ms > 0)
+        .filter(|b| {
+            let held: HashSet<&str> = b.sources.iter().map(String::as_str).collect();
+            raw.iter().any(|r| {
+                r.min_time_ms <= b.max_time_ms
+                    && b.min_time_ms <= r.max_time_ms
+                    && r.sources.iter().any(|s| !held.contains(s.as_str()))
+            })
+        })
+        .map(|b| b.block_id.as_str())
         .collect()
 }
 

@@ -318,9 +318,10 @@ impl Compactor {
                 .blocks_skipped_version(signal, plan.unsupported.len());
             summary.blocks_skipped_version += plan.unsupported.len();
         }
-        if owns_tenant && !plan.redundant.is_empty() {
-            self.mark_redundant(signal, tenant, &plan.redundant).await?;
-            summary.redundant_marked += plan.redundant.len();
+        if owns_tenant && !(plan.redundant.is_empty() && plan.stale.is_empty()) {
+            self.mark_redundant(signal, tenant, &plan.redundant, &plan.stale)
+                .await?;
+            summary.redundant_marked += plan.redundant.len() + plan.stale.len();
         }
         self.run_jobs(shard, &plan, summary).await;
         if signal == Signal::Metrics {
@@ -449,15 +450,22 @@ impl Compactor {
         Ok(plan_compaction(tenant, signal, &read?, &settings, now_ms()))
     }
 
+    /// Marks the plan's redundant and stale blocks for deletion, then updates the index.
     async fn mark_redundant(
         &self,
         signal: Signal,
         tenant: &TenantId,
         redundant: &[String],
+        stale: &[String],
     ) -> Result<(), CompactorError> {
         let store = self.store.as_ref();
         for id in redundant {
             tracing::info!(%tenant, signal = signal.as_str(), block = id, "marking a block another block holds entirely");
+        }
+        for id in stale {
+            tracing::info!(%tenant, signal = signal.as_str(), block = id, "marking a downsampled block that lacks a raw block of its range (late data): its range is downsampled again");
+        }
+        for id in redundant.iter().chain(stale) {
             mark_block_for_deletion(store, signal, tenant, id)
                 .await
                 .map_err(storage_error(
@@ -466,7 +474,8 @@ impl Compactor {
                     tenant,
                 ))?;
         }
-        self.metrics.blocks_marked(signal, redundant.len());
+        self.metrics
+            .blocks_marked(signal, redundant.len() + stale.len());
         update_index(store, signal, tenant).await?;
         Ok(())
     }

@@ -193,6 +193,8 @@ fn merged_windows_are_not_downsampled_again() {
     let merged_1h = block("w1", old, HOUR_MS, &days);
     let daily_1h = block("h0", old, HOUR_MS, &["d0"]);
     let raw_day = block("d1", old, 0, &["d1"]);
+    let late_day = block("d1+late", old, 0, &["d1", "late"]);
+    let late_day_5m = block("c5", old, 300_000, &["d1", "late"]);
     // (case, level, blocks, expected candidates)
     let cases = [
         (
@@ -210,8 +212,20 @@ fn merged_windows_are_not_downsampled_again() {
         (
             "a raw day the merged 5m copy holds",
             to_5m,
-            vec![raw_day, merged_5m],
+            vec![raw_day, merged_5m.clone()],
             vec![],
+        ),
+        (
+            "a raw day merged with a late block: the merged copies are stale",
+            to_5m,
+            vec![late_day.clone(), merged_5m, merged_1h.clone()],
+            vec!["d1+late"],
+        ),
+        (
+            "so its new 5m copy gets a 1h copy",
+            to_1h,
+            vec![late_day, late_day_5m, merged_1h],
+            vec!["c5"],
         ),
     ];
     for (case, level, blocks, expected) in cases {

@@ -66,7 +66,7 @@ fn plans_follow_the_thanos_rules() {
     unsupported.version_supported = false;
     let mut downsampled = compacted("d5m", 0, 12, 3, &["a", "b"]);
     downsampled.resolution_ms = 5 * M;
-    let mut downsampled2 = compacted("e5m", 12, 24, 3, &["x"]);
+    let mut downsampled2 = compacted("e5m", 12, 24, 3, &["c"]);
     downsampled2.resolution_ms = 5 * M;
     let six: Vec<PlannerBlock> = (0..6)
         .map(|i| l1(&format!("b{i}"), 2 * i, 2 * i + 2))
@@ -203,7 +203,7 @@ fn plans_follow_the_thanos_rules() {
             "downsampled blocks never mix with raw ones nor cover them",
             vec![
                 compacted("x", 0, 12, 2, &["a"]),
-                compacted("y", 12, 24, 2, &["b"]),
+                compacted("y", 12, 24, 2, &["c"]),
                 downsampled,
                 downsampled2,
             ],
@@ -218,6 +218,117 @@ fn plans_follow_the_thanos_rules() {
         assert_eq!(jobs(&got), want_jobs, "{name}");
         assert_eq!(got.redundant, want_redundant, "{name}");
         assert_eq!(got.unsupported, want_unsupported, "{name}");
+    }
+}
+
+#[test]
+fn downsampled_blocks_lacking_a_raw_block_of_their_range_are_stale() {
+    let with = |mut b: PlannerBlock, resolution_ms: i64| {
+        b.resolution_ms = resolution_ms;
+        b
+    };
+    let days: Vec<PlannerBlock> = (0..14)
+        .map(|d| {
+            compacted(
+                &format!("raw{d:02}"),
+                24 * d,
+                24 * d + 24,
+                3,
+                &[&format!("s{d:02}")],
+            )
+        })
+        .collect();
+    let all_sources: Vec<String> = (0..14).map(|d| format!("s{d:02}")).collect();
+    let all: Vec<&str> = all_sources.iter().map(String::as_str).collect();
+    let window = with(compacted("w1h", 0, 14 * 24, 4, &all), H);
+    let now = 40 * 24;
+    // (name, blocks, stale)
+    let cases: Vec<(&str, Vec<PlannerBlock>, Vec<&str>)> = vec![
+        (
+            "a merged window holding every day is not stale",
+            [days.clone(), vec![window.clone()]].concat(),
+            vec![],
+        ),
+        (
+            "a late block in a merged window makes it stale",
+            [days.clone(), vec![window.clone(), l1("late", 30, 32)]].concat(),
+            vec!["w1h"],
+        ),
+        (
+            "so does the day block it was merged into",
+            [
+                days[..1].to_vec(),
+                vec![compacted("raw01b", 24, 48, 3, &["s01", "late"])],
+                days[2..].to_vec(),
+                vec![window.clone()],
+            ]
+            .concat(),
+            vec!["w1h"],
+        ),
+        (
+            "a backfilled day inside a merged window makes it stale",
+            [
+                days[..3].to_vec(),
+                days[4..].to_vec(),
+                vec![with(
+                    compacted(
+                        "w1h",
+                        0,
+                        14 * 24,
+                        4,
+                        &all.iter()
+                            .filter(|s| **s != "s03")
+                            .copied()
+                            .collect::<Vec<_>>(),
+                    ),
+                    H,
+                )],
+                vec![days[3].clone()],
+            ]
+            .concat(),
+            vec!["w1h"],
+        ),
+        (
+            "a day copy lacking a late replica is stale, the next day's copy is not",
+            vec![
+                compacted("a", 0, 2, 2, &["a1", "a2"]),
+                l1("a3", 0, 2),
+                with(compacted("a5m", 0, 2, 2, &["a1", "a2"]), 5 * M),
+                l1("b", 2, 4),
+                with(compacted("b5m", 2, 4, 1, &["b"]), 5 * M),
+            ],
+            vec!["a5m"],
+        ),
+        (
+            "a copy whose raw block was merged with its neighbours is stale until that merge is copied",
+            vec![
+                compacted("x", 0, 12, 2, &["a", "b"]),
+                with(compacted("a5m", 0, 2, 1, &["a"]), 5 * M),
+            ],
+            vec!["a5m"],
+        ),
+        (
+            "a copy of a block with a newer format version is left alone",
+            vec![
+                {
+                    let mut b = l1("late", 0, 2);
+                    b.version_supported = false;
+                    b
+                },
+                with(compacted("a5m", 0, 2, 1, &["a"]), 5 * M),
+            ],
+            vec![],
+        ),
+    ];
+    for (name, blocks, want) in cases {
+        let got = plan(&blocks, now * H);
+        assert_eq!(got.stale, want, "{name}");
+        for id in &got.stale {
+            assert!(
+                !got.jobs.iter().any(|j| j.sources.contains(id)),
+                "{name}: a stale block is never merged"
+            );
+        }
     }
 }
 
