@@ -153,32 +153,19 @@ fn late_not_held_yet(bucket: &Path, late_id: &str) -> Result<Option<String>> {
     let Some(index) = read_bucket_index(bucket, "metrics", TENANT)? else {
         return Ok(Some("no bucket index".into()));
     };
-    let marked: Vec<&str> = index
-        .deletion_marks
-        .iter()
-        .map(|m| m.block_id.as_str())
-        .collect();
-    if !marked.contains(&late_id) {
+    // merged into its day, the late block is marked for deletion
+    if !index.deletion_marks.iter().any(|m| m.block_id == late_id) {
         return Ok(Some("the late block is not merged into its day yet".into()));
     }
-    // merged: every block over its range must hold it
     let late = read_meta(bucket, late_id)?;
-    late_held(
-        bucket,
-        &index,
-        &marked,
-        late_id,
-        late.min_time_ms,
-        late.max_time_ms,
-    )
+    late_held(bucket, &index, late_id, late.min_time_ms, late.max_time_ms)
 }
 
-/// See [`late_not_held_yet`]: every live block overlapping `[min, max]`, at every
-/// resolution, lists `late_id` among its sources.
+/// See [`late_not_held_yet`]: every block the index lists (unmarked ones) overlapping
+/// `[min, max]`, at every resolution, lists `late_id` among its sources.
 fn late_held(
     bucket: &Path,
     index: &BucketIndex,
-    marked: &[&str],
     late_id: &str,
     min: i64,
     max: i64,
@@ -187,7 +174,6 @@ fn late_held(
         let overlapping: Vec<_> = index
             .blocks
             .iter()
-            .filter(|b| !marked.contains(&b.block_id.as_str()))
             .filter(|b| b.resolution_ms == resolution)
             .filter(|b| b.min_time_ms <= max && min <= b.max_time_ms)
             .collect();
