@@ -349,6 +349,16 @@ impl SextantProcess {
 
     /// Starts the stopped process again with the same arguments, ports and data directory.
     /// Call [`SextantProcess::wait_ready`] next.
+    /// Adds gossip seeds for the next starts. A process restarted after every member it joined
+    /// at first was restarted too must join one still running (as a Kubernetes pod joins the
+    /// gossip Service, which lists every member); else the restarted members form a cluster of
+    /// their own, which the others find only if one of their probes of a dead member's address
+    /// happens to reach its successor there.
+    pub fn join_also(&mut self, members: impl IntoIterator<Item = SocketAddr>) {
+        self.spec.join_members.extend(members);
+        self.args = process_args(&self.spec, &self.ports, &self.dir_path);
+    }
+
     pub fn restart(&mut self) -> Result<()> {
         if self.is_running() {
             bail!(

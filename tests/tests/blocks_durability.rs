@@ -157,7 +157,14 @@ async fn blocks_outlive_the_ingesters(storage: &[String], bucket: &Path) -> Resu
     for ingester in &mut cluster.ingesters {
         ingester.kill9()?;
     }
+    // every member the ingesters joined at first is gone: they rejoin through the running
+    // distributor and querier, as pods do through the gossip Service
+    let running = [
+        cluster.distributor.memberlist_addr(),
+        querier.memberlist_addr(),
+    ];
     for ingester in &mut cluster.ingesters {
+        ingester.join_also(running);
         let dir = ingester.data_dir().to_path_buf();
         let _ = std::fs::remove_dir_all(dir.join("wal"));
         ingester.restart()?;

@@ -310,7 +310,14 @@ async fn e2e_traces_survive_kill_and_restart() -> Result<()> {
     for ingester in &mut cluster.ingesters {
         ingester.kill9()?;
     }
+    // every member the ingesters joined at first is gone: they rejoin through the running
+    // distributor and querier, as pods do through the gossip Service
+    let running = [
+        cluster.distributor.memberlist_addr(),
+        querier.memberlist_addr(),
+    ];
     for ingester in &mut cluster.ingesters {
+        ingester.join_also(running);
         let _ = std::fs::remove_dir_all(ingester.data_dir().join("wal"));
         ingester.restart()?;
         ingester.wait_ready(TIMEOUT).await?;
