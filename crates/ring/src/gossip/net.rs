@@ -31,6 +31,8 @@ const MAX_GOSSIP_MESSAGE_BYTES: usize = 1000;
 const USER_MESSAGE_OVERHEAD: usize = 16;
 const RETRANSMIT_MULT: usize = 4;
 const REJOIN_PERIOD: Duration = Duration::from_secs(5);
+/// How long leaving waits for one member to take the ring state.
+const LEAVE_SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 
 type KvDelegateStack = CompositeDelegate<
     NodeId,
@@ -129,6 +131,7 @@ impl NodeDelegate for KvDelegate {
 /// The memberlist-backed transport.
 pub(crate) struct MemberlistTransport {
     memberlist: Memberlist,
+    store: Arc<KvStore>,
     queue: Arc<Queue>,
     metrics: Arc<GossipMetrics>,
     runtime: tokio::runtime::Handle,
@@ -151,7 +154,7 @@ impl MemberlistTransport {
         ));
         let delegate =
             CompositeDelegate::<NodeId, SocketAddr>::new().with_node_delegate(KvDelegate {
-                store,
+                store: Arc::clone(&store),
                 queue: Arc::clone(&queue),
                 metrics: Arc::clone(&metrics),
             });
@@ -165,6 +168,7 @@ impl MemberlistTransport {
         tracing::info!(node = %name, advertise = %memberlist.advertise_address(), "memberlist started");
         let transport = Self {
             memberlist,
+            store,
             queue,
             metrics,
             runtime: tokio::runtime::Handle::current(),
@@ -259,6 +263,26 @@ impl GossipTransport for MemberlistTransport {
 
     fn leave(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            // This node's last changes (its instances' `Left` tombstones) may still wait in the
+            // gossip queue, which stops with memberlist: unsent, the others would keep those
+            // instances as unhealthy members. Hand the whole state to every member over TCP.
+            let state = self.store.full_state();
+            let me = self.memberlist.advertise_address().to_owned();
+            for member in self.memberlist.online_members().await {
+                if *member.address() == me {
+                    continue;
+                }
+                self.metrics.sent(state.len());
+                let sent = tokio::time::timeout(
+                    LEAVE_SYNC_TIMEOUT,
+                    self.memberlist
+                        .send_reliable(member.address(), state.clone()),
+                )
+                .await;
+                if !matches!(sent, Ok(Ok(_))) {
+                    tracing::debug!(peer = %member.address(), "memberlist: handing the ring state over on leave failed");
+                }
+            }
             if let Err(error) = self.memberlist.leave(Duration::from_secs(5)).await {
                 tracing::warn!(%error, "memberlist: leave");
             }
