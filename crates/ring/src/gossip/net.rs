@@ -31,8 +31,8 @@ const MAX_GOSSIP_MESSAGE_BYTES: usize = 1000;
 const USER_MESSAGE_OVERHEAD: usize = 16;
 const RETRANSMIT_MULT: usize = 4;
 const REJOIN_PERIOD: Duration = Duration::from_secs(5);
-/// How long leaving waits for one member to take the ring state.
-const LEAVE_SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a message sent over TCP waits for one member to take it.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 
 type KvDelegateStack = CompositeDelegate<
     NodeId,
@@ -229,16 +229,7 @@ impl GossipTransport for MemberlistTransport {
         let memberlist = self.memberlist.clone();
         let metrics = Arc::clone(&self.metrics);
         self.runtime.spawn(async move {
-            let me = memberlist.advertise_address().to_owned();
-            for member in memberlist.online_members().await {
-                if *member.address() == me {
-                    continue;
-                }
-                metrics.sent(msg.len());
-                if let Err(error) = memberlist.send_reliable(member.address(), msg.clone()).await {
-                    tracing::debug!(%error, peer = %member.address(), "memberlist: send ring delta");
-                }
-            }
+            send_to_members(&memberlist, &metrics, msg, "send ring delta").await;
         });
     }
 
@@ -267,22 +258,13 @@ impl GossipTransport for MemberlistTransport {
             // gossip queue, which stops with memberlist: unsent, the others would keep those
             // instances as unhealthy members. Hand the whole state to every member over TCP.
             let state = self.store.full_state();
-            let me = self.memberlist.advertise_address().to_owned();
-            for member in self.memberlist.online_members().await {
-                if *member.address() == me {
-                    continue;
-                }
-                self.metrics.sent(state.len());
-                let sent = tokio::time::timeout(
-                    LEAVE_SYNC_TIMEOUT,
-                    self.memberlist
-                        .send_reliable(member.address(), state.clone()),
-                )
-                .await;
-                if !matches!(sent, Ok(Ok(_))) {
-                    tracing::debug!(peer = %member.address(), "memberlist: handing the ring state over on leave failed");
-                }
-            }
+            send_to_members(
+                &self.memberlist,
+                &self.metrics,
+                state,
+                "hand over the ring state",
+            )
+            .await;
             if let Err(error) = self.memberlist.leave(Duration::from_secs(5)).await {
                 tracing::warn!(%error, "memberlist: leave");
             }
@@ -290,6 +272,30 @@ impl GossipTransport for MemberlistTransport {
                 tracing::warn!(%error, "memberlist: shutdown");
             }
         })
+    }
+}
+
+/// Sends `msg` to every other online member over TCP, one by one, giving each
+/// [`SEND_TIMEOUT`]; failures are logged (`what` names the message) and skipped.
+async fn send_to_members(memberlist: &Memberlist, metrics: &GossipMetrics, msg: Bytes, what: &str) {
+    let me = memberlist.advertise_address().to_owned();
+    for member in memberlist.online_members().await {
+        if *member.address() == me {
+            continue;
+        }
+        metrics.sent(msg.len());
+        let sent = tokio::time::timeout(
+            SEND_TIMEOUT,
+            memberlist.send_reliable(member.address(), msg.clone()),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, peer = %member.address(), "memberlist: {what}")
+            }
+            Err(_) => tracing::debug!(peer = %member.address(), "memberlist: {what}: timed out"),
+        }
     }
 }
 
